@@ -1,0 +1,1 @@
+"""The users service: register, read, list, update and delete users over HTTP."""

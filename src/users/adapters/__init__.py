@@ -1,0 +1,1 @@
+"""Implementations of the domain's ports: in memory, and SQLAlchemy over PostgreSQL or SQLite."""

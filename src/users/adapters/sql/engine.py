@@ -1,0 +1,82 @@
+"""Database URLs as people paste them, and engines tuned for a request-per-statement service."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+# SQLAlchemy 2.1 reads a bare "postgresql://" as psycopg 3; this service ships psycopg2.
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
+
+
+class UnsupportedDatabaseUrl(ValueError):
+    """A database URL that cannot be parsed or names a driver that is not installed."""
+
+
+def database_url(raw: str) -> URL:
+    """Parse `raw`, give PostgreSQL the installed driver, and check that its driver imports."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise UnsupportedDatabaseUrl("not a database URL") from None
+    url = url.set(drivername=_DEFAULT_DRIVERS.get(url.drivername, url.drivername))
+    try:
+        url.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as error:
+        raise UnsupportedDatabaseUrl(
+            f"{url.drivername!r} needs a driver that is not installed ({error}); "
+            "use postgresql+psycopg2://… or sqlite:///…"
+        ) from None
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How the service talks to its database."""
+
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout_seconds: float = 5.0
+    connect_timeout_seconds: int = 2
+    statement_timeout_ms: int = 5000
+
+
+def create_database_engine(url: URL, options: EngineOptions) -> Engine:
+    """An engine whose connections run each statement on its own until a unit of work writes."""
+    engine = create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=options.pool_size,
+        max_overflow=options.max_overflow,
+        pool_timeout=options.pool_timeout_seconds,
+        # A connection the server dropped while idle is replaced before a request uses it.
+        pool_pre_ping=True,
+        connect_args=_connect_args(url, options),
+    )
+    if url.get_backend_name() == "sqlite":
+        # Readers keep reading while a writer writes.
+        event.listen(engine, "connect", _sqlite_wal)
+    return engine
+
+
+def _connect_args(url: URL, options: EngineOptions) -> dict[str, object]:
+    if url.get_backend_name() == "sqlite":
+        return {"check_same_thread": False, "timeout": options.pool_timeout_seconds}
+    return {
+        "connect_timeout": options.connect_timeout_seconds,
+        "options": f"-c statement_timeout={options.statement_timeout_ms}",
+        "application_name": "users",
+        # A peer that vanished without closing is noticed in seconds, not TCP's minutes.
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+        "tcp_user_timeout": options.connect_timeout_seconds * 1000 + options.statement_timeout_ms,
+    }
+
+
+def _sqlite_wal(dbapi_connection: object, _: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()

@@ -1,0 +1,69 @@
+"""The tables, as SQLAlchemy Core metadata that the migrations must match."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Identity,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+from users.domain.model import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+
+EMAIL_KEY_CONSTRAINT = "uq_users_email_key"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment stored in UTC and read back as an aware UTC datetime, on every dialect."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = value.astimezone(UTC)
+        # SQLite has no time zones: it keeps the naive UTC time.
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002
+    ) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    # SQLite's AUTOINCREMENT, like PostgreSQL's identity, never hands out an id twice.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True),
+    Column("name", String(NAME_MAX_LENGTH), nullable=False),
+    Column("email", String(EMAIL_MAX_LENGTH), nullable=False),
+    # Case folding can lengthen an address (ß -> ss), so the key has no length limit.
+    Column("email_key", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("email_key", name=EMAIL_KEY_CONSTRAINT),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,1 @@
+"""The users domain: entities, rules and ports, free of any framework or driver."""

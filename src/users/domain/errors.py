@@ -1,0 +1,29 @@
+"""What can go wrong in the domain, in the domain's words."""
+
+
+class DomainError(Exception):
+    """Base of every error the use cases raise on purpose."""
+
+
+class InvalidUserData(DomainError, ValueError):
+    """A value breaks a rule of the user model."""
+
+
+class InvalidName(InvalidUserData):
+    """A name is empty, too long or contains control characters."""
+
+
+class InvalidEmail(InvalidUserData):
+    """An email address is not syntactically valid."""
+
+
+class UserNotFound(DomainError):
+    """No user has the requested id."""
+
+
+class EmailAlreadyRegistered(DomainError):
+    """Another user already has this email address, in any letter case."""
+
+
+class StoreUnavailable(DomainError):
+    """The user store cannot be reached; the request may succeed later."""

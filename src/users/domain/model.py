@@ -1,0 +1,81 @@
+"""The user entity and the values it is made of."""
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Self
+
+from email_validator import EmailNotValidError, validate_email
+
+from users.domain.errors import InvalidEmail, InvalidName
+
+NAME_MAX_LENGTH = 100
+EMAIL_MAX_LENGTH = 254
+# Ids are stored as signed 64-bit integers; anything larger can name no user.
+MAX_USER_ID = 2**63 - 1
+
+# Control characters, and lone surrogates that no store can encode.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs"})
+
+
+def parse_name(raw: str) -> str:
+    """Return the name trimmed of surrounding white space, or raise `InvalidName`."""
+    name = raw.strip()
+    if not 1 <= len(name) <= NAME_MAX_LENGTH:
+        raise InvalidName(f"name must be 1 to {NAME_MAX_LENGTH} characters after trimming")
+    if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in name):
+        raise InvalidName("name must not contain control characters")
+    return name
+
+
+def email_key(address: str) -> str:
+    """The form under which two addresses are the same one: case-folded in any script."""
+    return unicodedata.normalize("NFC", address.casefold())
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    """A syntactically valid, normalized email address and its uniqueness key."""
+
+    address: str
+    key: str
+
+    @classmethod
+    def parse(cls, raw: str) -> Self:
+        """Validate and normalize `raw` (no DNS look-up), or raise `InvalidEmail`."""
+        try:
+            address = validate_email(raw.strip(), check_deliverability=False).normalized
+        except EmailNotValidError as error:
+            raise InvalidEmail(str(error)) from None
+        if len(address) > EMAIL_MAX_LENGTH:
+            raise InvalidEmail(f"email must be at most {EMAIL_MAX_LENGTH} characters")
+        return cls(address, email_key(address))
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A registered user."""
+
+    id: int
+    name: str
+    email: Email
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """A user about to be registered: valid, but with no id yet."""
+
+    name: str
+    email: Email
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserChanges:
+    """What an update sets; a field left `None` keeps its value."""
+
+    updated_at: datetime
+    name: str | None = None
+    email: Email | None = None

@@ -1,0 +1,36 @@
+"""Builds the FastAPI application; nothing is built at import time."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from users.container import Container
+from users.entrypoints import routes
+from users.entrypoints.errors import install_error_handlers
+from users.entrypoints.limits import BodyLimitMiddleware
+
+
+def create_app(container: Container | None = None) -> FastAPI:
+    """The users API over `container` (by default, one built from the environment)."""
+    container = container or Container()
+    container.wire(modules=[routes])
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if container.store() == "sql":
+            container.engine.init()  # before the first request, not racing in threads
+        yield
+        container.shutdown_resources()
+
+    app = FastAPI(
+        title="Users API",
+        version="1.0.0",
+        description="Register, read, list, update and delete users. "
+        "Email addresses are unique, whatever their letter case.",
+        lifespan=lifespan,
+    )
+    app.include_router(routes.router)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
+    return app

@@ -1,0 +1,69 @@
+"""The one table from domain errors to HTTP responses, and the handlers that apply it."""
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from users.domain.errors import (
+    DomainError,
+    EmailAlreadyRegistered,
+    InvalidUserData,
+    StoreUnavailable,
+    UserNotFound,
+)
+from users.entrypoints.schemas import ErrorOut
+
+ERROR_RESPONSES: dict[type[DomainError], tuple[int, str]] = {
+    EmailAlreadyRegistered: (400, "Email already registered"),
+    UserNotFound: (404, "User not found"),
+    StoreUnavailable: (503, "Database unavailable"),
+}
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON that any input can be echoed into: lone surrogates become escapes, not a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
+def documented_errors(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route that can raise `errors`, taken from the same table."""
+    return {
+        ERROR_RESPONSES[error][0]: {"model": ErrorOut, "description": ERROR_RESPONSES[error][1]}
+        for error in errors
+    }
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Turn domain errors into their responses and keep 422 bodies free of echoed input."""
+    for error, (status, detail) in ERROR_RESPONSES.items():
+        app.add_exception_handler(error, _fixed_response(status, detail))
+    app.add_exception_handler(InvalidUserData, _invalid_user_data)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+
+
+def _fixed_response(status: int, detail: str) -> Any:
+    async def handler(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"detail": detail}, status_code=status)
+
+    return handler
+
+
+async def _invalid_user_data(request: Request, exc: Exception) -> Response:
+    return _unprocessable([{"type": "value_error", "loc": ["body"], "msg": str(exc)}])
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI's default echoes the input back; a caller's secrets or undecodable text stay out.
+    return _unprocessable(
+        [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+    )
+
+
+def _unprocessable(detail: list[dict[str, Any]]) -> Response:
+    return AsciiJSONResponse({"detail": detail}, status_code=422)

@@ -1,0 +1,129 @@
+"""What travels over HTTP: request and response bodies, validated by the domain's own rules."""
+
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
+
+from users.domain.model import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, Email, User, parse_name
+from users.domain.services import UserPage
+
+
+def _parse_email(value: object) -> Email:
+    if not isinstance(value, str):
+        raise ValueError("email must be a string")
+    return Email.parse(value)
+
+
+def _parse_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("name must be a string")
+    return parse_name(value)
+
+
+def _utc_timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+EMAIL_SCHEMA = WithJsonSchema({"type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH})
+NAME_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "minLength": 1,
+        "description": f"1 to {NAME_MAX_LENGTH} characters after trimming, no control characters",
+    }
+)
+
+# The validators refuse anything but a string, `null` included: an update leaves a field
+# unchanged by omitting it, never by sending null.
+EmailIn = Annotated[Email, PlainValidator(_parse_email), EMAIL_SCHEMA]
+NameIn = Annotated[str, PlainValidator(_parse_name), NAME_SCHEMA]
+OptionalEmailIn = Annotated[Email | None, PlainValidator(_parse_email), EMAIL_SCHEMA]
+OptionalNameIn = Annotated[str | None, PlainValidator(_parse_name), NAME_SCHEMA]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_utc_timestamp, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
+class UserCreate(BaseModel):
+    """A user to register; unknown fields are ignored."""
+
+    name: NameIn
+    email: EmailIn
+
+
+class UserUpdate(BaseModel):
+    """The fields to change, at least one; unknown fields are ignored."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    name: OptionalNameIn = None
+    email: OptionalEmailIn = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if not self.model_fields_set & {"name", "email"}:
+            raise ValueError("give a name, an email or both")
+        return self
+
+
+class UserOut(BaseModel):
+    """A user as every endpoint returns it."""
+
+    model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
+
+    id: int = Field(ge=1)
+    name: str
+    email: str = Field(json_schema_extra={"format": "email"})
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, user: User) -> "UserOut":
+        return cls(
+            id=user.id,
+            name=user.name,
+            email=user.email.address,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
+
+
+class UserPageOut(BaseModel):
+    """One page of users in id order, and the cursor of the next page (`null` on the last)."""
+
+    items: list[UserOut]
+    next_after: int | None
+
+    @classmethod
+    def of(cls, page: UserPage) -> "UserPageOut":
+        return cls(items=[UserOut.of(user) for user in page.items], next_after=page.next_after)
+
+
+class ErrorOut(BaseModel):
+    """The body of every error but 422."""
+
+    detail: str
+
+
+class HealthOut(BaseModel):
+    """The service and its database answer."""
+
+    status: str
+    database: str
+
+
+class HealthDownOut(HealthOut):
+    """The database does not answer."""
+
+    detail: str

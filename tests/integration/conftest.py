@@ -1,0 +1,97 @@
+"""The integration layer: the SQL adapter and the whole service against a real PostgreSQL."""
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from dependency_injector import providers
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import URL, Connection, Engine, make_url, text
+
+from tests.integration.postgres import postgres_server, throwaway_database
+from users.adapters.sql.engine import EngineOptions, create_database_engine
+from users.adapters.sql.schema import upgrade_to_head
+from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from users.container import Container
+from users.domain.ports import UnitOfWorkFactory
+from users.entrypoints.app import create_app
+from users.settings import Settings
+
+TEST_ENGINE_OPTIONS = EngineOptions(pool_size=5, max_overflow=70, pool_timeout_seconds=10)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[URL]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: URL) -> Iterator[URL]:
+    """This run's (this xdist worker's) own database, migrated to head."""
+    with throwaway_database(server_url, os.environ.get("PYTEST_XDIST_WORKER", "main")) as url:
+        upgrade_to_head(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: URL) -> Iterator[Engine]:
+    engine = create_database_engine(database_url, TEST_ENGINE_OPTIONS)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that is rolled back after the test, whatever it committed."""
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level=connection.dialect.default_isolation_level)
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def committed(engine: Engine) -> Iterator[Engine]:
+    """The engine, for tests whose data must really be committed; the table is emptied after."""
+    yield engine
+    with engine.connect() as connection:
+        connection.execute(text("TRUNCATE users"))
+
+
+def app_on(database: URL, **overrides: providers.Provider[object]) -> FastAPI:
+    settings = Settings(database_url=database.render_as_string(hide_password=False))
+    return create_app(Container(settings=providers.Object(settings), **overrides))
+
+
+@pytest.fixture
+def client(database_url: URL, engine: Engine, connection: Connection) -> Iterator[TestClient]:
+    """The whole service on PostgreSQL, its units of work joined into the rolled-back connection."""
+    app = app_on(
+        database_url,
+        engine=providers.Object(engine),
+        unit_of_work=providers.Factory(SqlAlchemyUnitOfWork, connection),
+    )
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade_to_head(make_url(f"sqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+def sqlite_uow(sqlite_template: Path, tmp_path: Path) -> Iterator[UnitOfWorkFactory]:
+    path = shutil.copy(sqlite_template, tmp_path / "users.db")
+    engine = create_database_engine(make_url(f"sqlite:///{path}"), EngineOptions())
+    yield lambda: SqlAlchemyUnitOfWork(engine)
+    engine.dispose()
+
+
+UnitOfWorkOn = Callable[[Connection], UnitOfWorkFactory]

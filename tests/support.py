@@ -1,0 +1,30 @@
+"""Helpers every test layer shares."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from users.domain.model import Email, NewUser
+
+
+def random_email(domain: str = "example.com") -> str:
+    """An address no other test uses."""
+    return f"user-{uuid.uuid4().hex[:12]}@{domain}"
+
+
+def new_user(email: str | None = None, name: str = "Alice") -> NewUser:
+    """A valid user to add, at a fixed moment."""
+    return NewUser(name=name, email=Email.parse(email or random_email()), created_at=MOMENT)
+
+
+MOMENT = datetime(2026, 11, 24, 15, 20, 11, 123456, tzinfo=UTC)
+
+
+class SteppingClock:
+    """A clock that moves one second forward each time it is read."""
+
+    def __init__(self, start: datetime = MOMENT) -> None:
+        self._now = start
+
+    def __call__(self) -> datetime:
+        self._now += timedelta(seconds=1)
+        return self._now

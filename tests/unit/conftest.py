@@ -1,0 +1,80 @@
+"""The unit layer: domain and API over the in-memory fake, with no socket and no database."""
+
+import socket
+import sqlite3
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg2
+import pytest
+from dependency_injector import providers
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.support import SteppingClock
+from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from users.container import Container
+from users.domain.ports import UnitOfWorkFactory
+from users.domain.services import UserService
+from users.entrypoints.app import create_app
+from users.settings import Settings
+
+
+class IsolationBreach(AssertionError):
+    """A unit test tried to reach the network or a database."""
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise IsolationBreach("unit tests must not open sockets or databases")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_sockets_and_no_databases() -> Iterator[None]:
+    # Local (AF_UNIX) socket pairs stay allowed: the test client's event loop wakes itself up
+    # through one.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", _refuse_inet(socket.socket.connect))
+        patch.setattr(socket.socket, "connect_ex", _refuse_inet(socket.socket.connect_ex))
+        patch.setattr(socket, "getaddrinfo", _refuse)
+        patch.setattr(psycopg2, "connect", _refuse)
+        patch.setattr(sqlite3, "connect", _refuse)
+        yield
+
+
+def _refuse_inet(connect: Callable[..., Any]) -> Callable[..., Any]:
+    def guarded(self: socket.socket, *args: object) -> object:
+        if self.family != socket.AF_UNIX:
+            _refuse()
+        return connect(self, *args)
+
+    return guarded
+
+
+@pytest.fixture
+def store() -> InMemoryStore:
+    return InMemoryStore()
+
+
+@pytest.fixture
+def uow(store: InMemoryStore) -> UnitOfWorkFactory:
+    return lambda: InMemoryUnitOfWork(store)
+
+
+@pytest.fixture
+def service(uow: UnitOfWorkFactory) -> UserService:
+    return UserService(unit_of_work=uow, clock=SteppingClock())
+
+
+@pytest.fixture
+def app(store: InMemoryStore) -> FastAPI:
+    container = Container(
+        settings=providers.Object(Settings(database_url="memory://")),
+        memory_store=providers.Object(store),
+    )
+    return create_app(container)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client

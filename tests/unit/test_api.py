@@ -1,0 +1,85 @@
+"""The HTTP contract over the in-memory store, and what only a fake can switch off."""
+
+import asyncio
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.http_contract import HttpContract, register
+from users.adapters.memory import InMemoryStore
+
+
+class TestHttpContractInMemory(HttpContract):
+    pass
+
+
+def test_an_unreachable_store_is_503_with_the_contract_body(
+    client: TestClient, store: InMemoryStore
+) -> None:
+    store.reachable = False
+
+    response = client.post("/users/", json={"name": "A", "email": "a@example.com"})
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Database unavailable"}
+
+
+def test_health_is_503_when_the_store_is_unreachable(
+    client: TestClient, store: InMemoryStore
+) -> None:
+    store.reachable = False
+
+    response = client.get("/health")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "unreachable",
+        "detail": "Database unavailable",
+    }
+
+
+def test_the_service_recovers_when_the_store_is_back(
+    client: TestClient, store: InMemoryStore
+) -> None:
+    store.reachable = False
+    client.get("/users/")
+    store.reachable = True
+
+    assert client.get("/users/").status_code == 200
+
+
+async def _simultaneously(
+    app: FastAPI, requests: list[tuple[str, str, dict[str, str]]]
+) -> list[int]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        responses = await asyncio.gather(
+            *(c.request(method, url, json=body) for method, url, body in requests)
+        )
+    return [response.status_code for response in responses]
+
+
+def test_of_simultaneous_registrations_of_one_address_exactly_one_wins(
+    app: FastAPI, client: TestClient
+) -> None:
+    racers = 64
+    cases = ["zoe@example.com", "ZOE@example.com", "Zoe@Example.COM", "zOe@EXAMPLE.com"]
+    requests = [("POST", "/users/", {"name": "Zoe", "email": cases[i % 4]}) for i in range(racers)]
+
+    statuses = asyncio.run(_simultaneously(app, requests))
+
+    assert sorted(statuses) == [200] + [400] * (racers - 1)
+    assert len(client.get("/users/", params={"email": "zoe@example.com"}).json()["items"]) == 1
+
+
+def test_of_simultaneous_updates_onto_one_address_exactly_one_wins(
+    app: FastAPI, client: TestClient
+) -> None:
+    ids = [register(client)["id"] for _ in range(16)]
+    requests = [("PATCH", f"/users/{i}", {"email": "yan@EXAMPLE.com"}) for i in ids]
+
+    statuses = asyncio.run(_simultaneously(app, requests))
+
+    assert sorted(statuses) == [200] + [400] * 15
+    assert len(client.get("/users/", params={"email": "YAN@example.com"}).json()["items"]) == 1
