@@ -6,8 +6,8 @@ whose store is empty.
 
 import re
 
+import httpx2
 import pytest
-from fastapi.testclient import TestClient
 
 from tests.support import random_email
 
@@ -16,7 +16,7 @@ MAX_ID = 2**63 - 1
 
 
 def register(
-    client: TestClient, email: str | None = None, name: str = "Alice"
+    client: httpx2.Client, email: str | None = None, name: str = "Alice"
 ) -> dict[str, object]:
     response = client.post("/users/", json={"name": name, "email": email or random_email()})
     assert response.status_code == 200, response.text
@@ -26,7 +26,7 @@ def register(
 
 class HttpContract:
     # Row 1: POST /users/
-    def test_registering_answers_200_with_the_user(self, client: TestClient) -> None:
+    def test_registering_answers_200_with_the_user(self, client: httpx2.Client) -> None:
         response = client.post("/users/", json={"name": " Alice ", "email": "Alice@EXAMPLE.com"})
 
         assert response.status_code == 200
@@ -38,7 +38,7 @@ class HttpContract:
         assert user["updated_at"] == user["created_at"]
 
     def test_registering_a_taken_address_in_any_case_is_the_original_400(
-        self, client: TestClient
+        self, client: httpx2.Client
     ) -> None:
         register(client, "bob@example.com")
 
@@ -68,7 +68,7 @@ class HttpContract:
         ],
     )
     def test_registering_an_invalid_body_is_422_and_stores_nothing(
-        self, client: TestClient, body: object
+        self, client: httpx2.Client, body: object
     ) -> None:
         response = client.post("/users/", json=body)
 
@@ -85,13 +85,15 @@ class HttpContract:
             b'{"name": "\\ud800", "email": "a@example.com"}',
         ],
     )
-    def test_a_malformed_json_body_is_422_never_500(self, client: TestClient, raw: bytes) -> None:
+    def test_a_malformed_json_body_is_422_never_500(
+        self, client: httpx2.Client, raw: bytes
+    ) -> None:
         response = client.post("/users/", content=raw, headers={"content-type": "application/json"})
 
         assert response.status_code == 422
 
     # Row 2: GET /users/{user_id}
-    def test_reading_a_user_answers_what_registering_answered(self, client: TestClient) -> None:
+    def test_reading_a_user_answers_what_registering_answered(self, client: httpx2.Client) -> None:
         user = register(client)
 
         response = client.get(f"/users/{user['id']}")
@@ -99,23 +101,25 @@ class HttpContract:
         assert response.status_code == 200
         assert response.json() == user
 
-    def test_reading_a_missing_user_is_the_original_404(self, client: TestClient) -> None:
+    def test_reading_a_missing_user_is_the_original_404(self, client: httpx2.Client) -> None:
         response = client.get("/users/424242")
 
         assert response.status_code == 404
         assert response.content == b'{"detail":"User not found"}'
 
     @pytest.mark.parametrize("user_id", ["abc", "0", "-1", "1.5", str(MAX_ID + 1), "9" * 40])
-    def test_a_malformed_or_out_of_range_id_is_422(self, client: TestClient, user_id: str) -> None:
+    def test_a_malformed_or_out_of_range_id_is_422(
+        self, client: httpx2.Client, user_id: str
+    ) -> None:
         assert client.get(f"/users/{user_id}").status_code == 422
         assert client.patch(f"/users/{user_id}", json={"name": "x"}).status_code == 422
         assert client.delete(f"/users/{user_id}").status_code == 422
 
-    def test_the_largest_id_the_store_holds_is_a_404(self, client: TestClient) -> None:
+    def test_the_largest_id_the_store_holds_is_a_404(self, client: httpx2.Client) -> None:
         assert client.get(f"/users/{MAX_ID}").status_code == 404
 
     # Row 3: unknown fields
-    def test_unknown_fields_are_ignored(self, client: TestClient) -> None:
+    def test_unknown_fields_are_ignored(self, client: httpx2.Client) -> None:
         user = register(client)
 
         created = client.post(
@@ -130,7 +134,7 @@ class HttpContract:
         assert updated.json()["created_at"] == user["created_at"]
 
     # Row 4: GET /users/?limit&after
-    def test_pages_walk_every_user_in_id_order(self, client: TestClient) -> None:
+    def test_pages_walk_every_user_in_id_order(self, client: httpx2.Client) -> None:
         users = [register(client) for _ in range(5)]
 
         first = client.get("/users/", params={"limit": 2}).json()
@@ -141,7 +145,7 @@ class HttpContract:
         assert first["next_after"] == users[1]["id"]
         assert last["next_after"] is None
 
-    def test_the_default_page_holds_fifty_users(self, client: TestClient) -> None:
+    def test_the_default_page_holds_fifty_users(self, client: httpx2.Client) -> None:
         for _ in range(51):
             register(client)
 
@@ -163,12 +167,12 @@ class HttpContract:
         ],
     )
     def test_a_bad_limit_cursor_or_address_is_422(
-        self, client: TestClient, params: dict[str, str | int]
+        self, client: httpx2.Client, params: dict[str, str | int]
     ) -> None:
         assert client.get("/users/", params=params).status_code == 422
 
     # Row 5: GET /users/?email=
-    def test_finding_by_address_ignores_letter_case(self, client: TestClient) -> None:
+    def test_finding_by_address_ignores_letter_case(self, client: httpx2.Client) -> None:
         user = register(client, "Carol@Example.com")
         register(client)
 
@@ -179,7 +183,7 @@ class HttpContract:
         assert missing.json() == {"items": [], "next_after": None}
 
     # Row 6: PATCH /users/{user_id}
-    def test_updating_changes_the_named_fields_and_updated_at(self, client: TestClient) -> None:
+    def test_updating_changes_the_named_fields_and_updated_at(self, client: httpx2.Client) -> None:
         user = register(client, name="Dan")
 
         response = client.patch(f"/users/{user['id']}", json={"email": "DAN@example.com"})
@@ -191,7 +195,7 @@ class HttpContract:
         assert updated["updated_at"] > user["updated_at"]
         assert client.get(f"/users/{user['id']}").json() == updated
 
-    def test_updating_to_another_users_address_is_the_400(self, client: TestClient) -> None:
+    def test_updating_to_another_users_address_is_the_400(self, client: httpx2.Client) -> None:
         taken = register(client, "erin@example.com")
         user = register(client)
 
@@ -204,7 +208,7 @@ class HttpContract:
         assert client.get(f"/users/{user['id']}").json() == user
         assert client.get(f"/users/{taken['id']}").json() == taken
 
-    def test_updating_a_missing_user_is_the_404(self, client: TestClient) -> None:
+    def test_updating_a_missing_user_is_the_404(self, client: httpx2.Client) -> None:
         response = client.patch("/users/424242", json={"name": "Nobody"})
 
         assert response.status_code == 404
@@ -215,7 +219,7 @@ class HttpContract:
         [{}, {"unknown": 1}, {"name": None}, {"email": None}, {"name": ""}, {"email": "x"}, []],
     )
     def test_an_update_that_changes_nothing_valid_is_422(
-        self, client: TestClient, body: object
+        self, client: httpx2.Client, body: object
     ) -> None:
         user = register(client)
 
@@ -225,7 +229,7 @@ class HttpContract:
         assert client.get(f"/users/{user['id']}").json() == user
 
     # Row 7: DELETE /users/{user_id}
-    def test_deleting_answers_204_with_an_empty_body(self, client: TestClient) -> None:
+    def test_deleting_answers_204_with_an_empty_body(self, client: httpx2.Client) -> None:
         user = register(client)
 
         response = client.delete(f"/users/{user['id']}")
@@ -234,14 +238,14 @@ class HttpContract:
         assert response.content == b""
         assert client.get(f"/users/{user['id']}").status_code == 404
 
-    def test_deleting_a_missing_user_is_the_404(self, client: TestClient) -> None:
+    def test_deleting_a_missing_user_is_the_404(self, client: httpx2.Client) -> None:
         response = client.delete("/users/424242")
 
         assert response.status_code == 404
         assert response.content == b'{"detail":"User not found"}'
 
     # Row 8: GET /health
-    def test_health_reports_the_database(self, client: TestClient) -> None:
+    def test_health_reports_the_database(self, client: httpx2.Client) -> None:
         response = client.get("/health")
 
         assert response.status_code == 200
@@ -249,7 +253,7 @@ class HttpContract:
 
     # Errors, for every endpoint
     def test_a_body_over_64_kib_is_413_whether_declared_or_streamed(
-        self, client: TestClient
+        self, client: httpx2.Client
     ) -> None:
         body = b'{"name": "' + b"x" * 65536 + b'", "email": "a@example.com"}'
 
@@ -266,7 +270,7 @@ class HttpContract:
         assert declared.json() == {"detail": "Request body too large"}
         assert client.get("/users/").json()["items"] == []
 
-    def test_a_body_of_exactly_64_kib_is_read(self, client: TestClient) -> None:
+    def test_a_body_of_exactly_64_kib_is_read(self, client: httpx2.Client) -> None:
         head, tail = b'{"email": "' + random_email().encode() + b'", "name": "Al', b'"}'
         body = head + b" " * (65536 - len(head) - len(tail)) + tail
 
@@ -277,7 +281,7 @@ class HttpContract:
         assert len(body) == 65536
         assert response.status_code == 200
 
-    def test_the_openapi_document_declares_every_status_code(self, client: TestClient) -> None:
+    def test_the_openapi_document_declares_every_status_code(self, client: httpx2.Client) -> None:
         paths = client.get("/openapi.json").json()["paths"]
 
         def codes(path: str, method: str) -> set[str]:

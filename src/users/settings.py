@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     pool_timeout_seconds: float = Field(5.0, gt=0)
     connect_timeout_seconds: int = Field(2, ge=2)
     statement_timeout_ms: int = Field(5000, ge=1)
+    api_token: SecretStr | None = Field(
+        None, description="when set, /users needs this bearer token"
+    )
+    log_json: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @property
     def store(self) -> Literal["memory", "sql"]:

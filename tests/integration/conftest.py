@@ -62,19 +62,31 @@ def committed(engine: Engine) -> Iterator[Engine]:
         connection.execute(text("TRUNCATE users"))
 
 
-def app_on(database: URL, **overrides: providers.Provider[object]) -> FastAPI:
-    settings = Settings(database_url=database.render_as_string(hide_password=False))
-    return create_app(Container(settings=providers.Object(settings), **overrides))
+def app_on(
+    database: URL,
+    overrides: dict[str, providers.Provider[object]] | None = None,
+    **settings: object,
+) -> FastAPI:
+    """The service on `database`, with `settings` and provider `overrides` in place of defaults."""
+    url = database.render_as_string(hide_password=False)
+    configured = Settings(database_url=url, **settings)  # type: ignore[arg-type]
+    return create_app(Container(settings=providers.Object(configured), **(overrides or {})))
 
 
 @pytest.fixture
-def client(database_url: URL, engine: Engine, connection: Connection) -> Iterator[TestClient]:
+def app(database_url: URL, engine: Engine, connection: Connection) -> FastAPI:
     """The whole service on PostgreSQL, its units of work joined into the rolled-back connection."""
-    app = app_on(
+    return app_on(
         database_url,
-        engine=providers.Object(engine),
-        unit_of_work=providers.Factory(SqlAlchemyUnitOfWork, connection),
+        {
+            "engine": providers.Object(engine),
+            "unit_of_work": providers.Factory(SqlAlchemyUnitOfWork, connection),
+        },
     )
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
 

@@ -7,6 +7,7 @@ import uvicorn
 
 from users.adapters.sql.engine import UnsupportedDatabaseUrl, database_url
 from users.adapters.sql.schema import upgrade_to_head
+from users.entrypoints.observability import logging_config
 from users.settings import Settings
 
 
@@ -55,4 +56,7 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
         host=arguments.host or settings.host,
         port=arguments.port or settings.port,
         workers=workers,
+        log_config=logging_config(json_lines=settings.log_json, level=settings.log_level),
+        # One line per request comes from the service itself, with its request id.
+        access_log=False,
     )

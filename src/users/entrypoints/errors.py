@@ -3,9 +3,10 @@
 import json
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from users.domain.errors import (
     DomainError,
@@ -40,10 +41,11 @@ def documented_errors(*errors: type[DomainError]) -> dict[int | str, dict[str, A
 
 def install_error_handlers(app: FastAPI) -> None:
     """Turn domain errors into their responses and keep 422 bodies free of echoed input."""
-    for error, (status, detail) in ERROR_RESPONSES.items():
-        app.add_exception_handler(error, _fixed_response(status, detail))
+    for error, (code, detail) in ERROR_RESPONSES.items():
+        app.add_exception_handler(error, _fixed_response(code, detail))
     app.add_exception_handler(InvalidUserData, _invalid_user_data)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
 
 
 def _fixed_response(status: int, detail: str) -> Any:
@@ -62,6 +64,22 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     # FastAPI's default echoes the input back; a caller's secrets or undecodable text stay out.
     return _unprocessable(
         [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+    )
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    # Starlette's Allow names the methods of the first route on the path; list them all.
+    path = request.url.path
+    allowed = sorted(
+        method
+        for route in request.app.router.routes
+        if isinstance(route, Route) and route.path_regex.match(path)
+        for method in route.methods or ()
+    )
+    return JSONResponse(
+        {"detail": "Method Not Allowed"},
+        status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+        headers={"Allow": ", ".join(allowed)},
     )
 
 

@@ -25,6 +25,7 @@ from users.entrypoints.schemas import (
 )
 
 router = APIRouter()
+health_router = APIRouter()
 
 Users = Annotated[UserService, Depends(Provide[Container.user_service])]
 UserId = Annotated[int, Path(ge=1, le=MAX_USER_ID, description="The user's id.")]
@@ -101,7 +102,7 @@ def delete_user(user_id: UserId, users: Users) -> None:
     users.delete(user_id=user_id)
 
 
-@router.get(
+@health_router.get(
     "/health",
     response_model=HealthOut,
     responses={503: {"model": HealthDownOut, "description": "The database does not answer"}},

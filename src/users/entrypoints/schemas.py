@@ -33,10 +33,15 @@ def _utc_timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-EMAIL_SCHEMA = WithJsonSchema({"type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH})
+# "idn-email", not "email": addresses may be internationalized (Ünïcode@bücher.de).
+EMAIL_FORMAT = "idn-email"
+EMAIL_SCHEMA = WithJsonSchema(
+    {"type": "string", "format": EMAIL_FORMAT, "maxLength": EMAIL_MAX_LENGTH}
+)
 NAME_SCHEMA = WithJsonSchema(
     {
         "type": "string",
+        "format": "user-name",
         "minLength": 1,
         "description": f"1 to {NAME_MAX_LENGTH} characters after trimming, no control characters",
     }
@@ -84,7 +89,7 @@ class UserOut(BaseModel):
 
     id: int = Field(ge=1)
     name: str
-    email: str = Field(json_schema_extra={"format": "email"})
+    email: str = Field(json_schema_extra={"format": EMAIL_FORMAT})
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -1,0 +1,113 @@
+"""Request ids, one access-log line per request, and unhandled errors logged once, not shown."""
+
+import json
+import logging
+import re
+import time
+import traceback
+import uuid
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = b"x-request-id"
+_SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+_ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "request_id")
+
+access_log = logging.getLogger("users.access")
+error_log = logging.getLogger("users.error")
+
+
+class RequestContextMiddleware:
+    """Gives every response an `X-Request-ID` and logs it; turns a crash into a bare 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        fields: dict[str, Any] = {"request_id": request_id.decode()}
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Logged here, once, with the request id; the caller sees no trace of it.
+            error_log.exception("unhandled error", extra=fields)
+            if not status:
+                await JSONResponse({"detail": "Internal Server Error"}, 500)(
+                    scope, receive, send_with_id
+                )
+        finally:
+            fields |= {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+            access_log.info(
+                "%(method)s %(path)s %(status)d %(duration_ms)sms %(request_id)s",
+                fields,
+                extra=fields,
+            )
+
+
+def _request_id(scope: Scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER and _SANE_REQUEST_ID.fullmatch(value):
+            return bytes(value)
+    return uuid.uuid4().hex.encode()
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the request fields, any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line |= {
+            field: getattr(record, field) for field in _ACCESS_FIELDS if hasattr(record, field)
+        }
+        if record.exc_info:
+            line["traceback"] = "".join(traceback.format_exception(*record.exc_info))
+        return json.dumps(line, default=str)
+
+
+def logging_config(*, json_lines: bool, level: str = "INFO") -> dict[str, Any]:
+    """A `logging.config.dictConfig` for the service and uvicorn, as text or JSON lines."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter}
+        if json_lines
+        else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    )
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "default",
+        "stream": "ext://sys.stderr",
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {"default": handler},
+        "loggers": {
+            "users": {"handlers": ["default"], "level": level, "propagate": False},
+            "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
+        },
+    }

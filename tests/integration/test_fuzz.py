@@ -1,0 +1,7 @@
+"""Schemathesis against the service on PostgreSQL."""
+
+from tests.fuzzing import FuzzContract
+
+
+class TestFuzzOnPostgres(FuzzContract):
+    pass

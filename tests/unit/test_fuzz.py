@@ -1,0 +1,7 @@
+"""Schemathesis against the service on the in-memory store."""
+
+from tests.fuzzing import FuzzContract
+
+
+class TestFuzzInMemory(FuzzContract):
+    pass

@@ -1,0 +1,102 @@
+"""The email and name rules, as properties over generated input."""
+
+import unicodedata
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from tests.support import new_user
+from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from users.domain.errors import EmailAlreadyRegistered, InvalidEmail, InvalidName
+from users.domain.model import NAME_MAX_LENGTH, Email, parse_name
+
+
+def parsed(address: str) -> Email:
+    try:
+        return Email.parse(address)
+    except InvalidEmail:
+        assume(False)
+        raise
+
+
+def _has_case_pair(char: str) -> bool:
+    folded = char.casefold()
+    return (
+        char.upper() != char.lower()
+        and char.upper().casefold() == folded == char.lower().casefold()
+    )
+
+
+# Letters with an upper and a lower case, from every script Unicode has.
+cased_letters = st.characters(categories=["Lu", "Ll"]).filter(_has_case_pair)
+local_parts = st.text(cased_letters | st.sampled_from("0123456789._-"), min_size=1, max_size=30)
+domains = st.sampled_from(["example.com", "EXAMPLE.org", "Bücher.DE", "пример.рф", "παράδειγμα.gr"])
+
+
+@st.composite
+def letter_case_variants(draw: st.DrawFn) -> tuple[str, str]:
+    local, domain = draw(local_parts), draw(domains)
+    flips = draw(st.lists(st.booleans(), min_size=len(local), max_size=len(local)))
+    variant = "".join(
+        c.upper() if flip else c.lower() for c, flip in zip(local, flips, strict=True)
+    )
+    return f"{local}@{domain}", f"{variant}@{domain.swapcase()}"
+
+
+@given(st.emails())
+def test_normalizing_twice_changes_nothing(address: str) -> None:
+    email = parsed(address)
+
+    assert Email.parse(email.address) == email
+
+
+@given(letter_case_variants())
+def test_the_key_ignores_letter_case_in_any_script(variants: tuple[str, str]) -> None:
+    original, variant = variants
+
+    assert parsed(original).key == parsed(variant).key
+
+
+@given(st.emails() | letter_case_variants().map(lambda pair: pair[1]), st.emails())
+def test_two_addresses_collide_exactly_when_their_keys_are_equal(first: str, second: str) -> None:
+    a, b = parsed(first), parsed(second)
+    store = InMemoryStore()
+    with InMemoryUnitOfWork(store) as unit:
+        unit.users.add(new_user(a.address))
+        unit.commit()
+
+    with InMemoryUnitOfWork(store) as unit:
+        if a.key == b.key:
+            with pytest.raises(EmailAlreadyRegistered):
+                unit.users.add(new_user(b.address))
+        else:
+            assert unit.users.add(new_user(b.address)).email == b
+
+
+@given(st.text(max_size=NAME_MAX_LENGTH + 20))
+def test_a_name_is_accepted_exactly_when_it_keeps_the_rules(raw: str) -> None:
+    trimmed = raw.strip()
+    keeps_the_rules = 1 <= len(trimmed) <= NAME_MAX_LENGTH and not any(
+        unicodedata.category(char) in {"Cc", "Cs"} for char in trimmed
+    )
+
+    try:
+        name = parse_name(raw)
+    except InvalidName:
+        assert not keeps_the_rules
+    else:
+        assert keeps_the_rules
+        assert name == trimmed
+
+
+@given(st.text(min_size=1, max_size=NAME_MAX_LENGTH), st.text(" \t\n\u00a0\u2003", max_size=5))
+def test_surrounding_white_space_never_matters(core: str, padding: str) -> None:
+    assume(core.strip() == core)
+    try:
+        expected = parse_name(core)
+    except InvalidName:
+        with pytest.raises(InvalidName):
+            parse_name(padding + core + padding)
+    else:
+        assert parse_name(padding + core + padding) == expected
