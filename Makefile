@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint test-unit test-integration clean
+.PHONY: run test lint test-unit test-integration bench bench-scale soak clean
 
 run: $(VENV)/.runtime
 	$(BIN)/users-api serve
@@ -22,6 +22,17 @@ test-unit: $(VENV)/.dev
 
 test-integration: $(VENV)/.dev
 	$(BIN)/pytest tests/integration
+
+# Benchmarks print figures; they assert nothing. They need wrk (installed from the OS packages
+# when missing) and a PostgreSQL, found as for the integration tests (USERS_BENCH_DATABASE_URL).
+bench: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.bench
+
+bench-scale: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.scale
+
+soak: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.soak
 
 $(VENV)/.venv:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; set PYTHON=python3.x")'

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from users.container import Container
 from users.domain.errors import InvalidEmail
-from users.domain.model import NAME_MAX_LENGTH, Email
+from users.domain.model import Email
 from users.entrypoints.app import create_app
 from users.entrypoints.schemas import EMAIL_FORMAT
 from users.settings import Settings
@@ -26,16 +26,9 @@ def _accepted_by_the_domain(address: str) -> bool:
     return True
 
 
-# What the document's formats mean here: an address email-validator accepts (JSON Schema's
-# "idn-email" admits quoted local parts and bare IP domains, which the service refuses), and a
-# name of 1 to 100 characters after trimming with no control characters.
+# What "idn-email" means here: an address email-validator accepts. JSON Schema's format also
+# admits quoted local parts and bare IP domains, which the service refuses.
 schemathesis.openapi.format(EMAIL_FORMAT, st.emails().filter(_accepted_by_the_domain))
-schemathesis.openapi.format(
-    "user-name",
-    st.text(
-        st.characters(exclude_categories=["Cc", "Cs"]), min_size=1, max_size=NAME_MAX_LENGTH
-    ).filter(str.strip),
-)
 
 # The document does not depend on the store; the requests go to each class's own `app`.
 # (Loading it lazily from a fixture breaks on pytest 9.2: schemathesis 4.32 sets Node._nodeid.)

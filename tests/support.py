@@ -1,6 +1,8 @@
 """Helpers every test layer shares."""
 
+import socket
 import uuid
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 from users.domain.model import Email, NewUser
@@ -28,3 +30,11 @@ class SteppingClock:
     def __call__(self) -> datetime:
         self._now += timedelta(seconds=1)
         return self._now
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -4,12 +4,12 @@ from collections.abc import Iterator
 
 from dependency_injector import containers, providers
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from users.adapters.clock import system_clock
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from users.adapters.sql.engine import EngineOptions, create_database_engine, database_url
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from users.domain.errors import StoreUnavailable
 from users.domain.services import UserService
 from users.settings import Settings
 
@@ -17,8 +17,7 @@ from users.settings import Settings
 def open_engine(settings: Settings) -> Iterator[Engine]:
     """The engine for the configured database, disposed of when the container shuts down."""
     options = EngineOptions(
-        pool_size=settings.pool_size,
-        max_overflow=settings.pool_max_overflow,
+        pool_size=settings.concurrency,
         pool_timeout_seconds=settings.pool_timeout_seconds,
         connect_timeout_seconds=settings.connect_timeout_seconds,
         statement_timeout_ms=settings.statement_timeout_ms,
@@ -29,11 +28,11 @@ def open_engine(settings: Settings) -> Iterator[Engine]:
 
 
 def database_answers(engine: Engine) -> bool:
-    """Whether one trivial query succeeds."""
+    """Whether one trivial query succeeds (after one reconnection, as for any request)."""
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+        with SqlAlchemyUnitOfWork(engine) as unit:
+            unit.execute(text("SELECT 1"), {})
+    except StoreUnavailable:
         return False
     return True
 

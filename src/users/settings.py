@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
     migrate_on_start: bool = True
-    pool_size: int = Field(10, ge=1)
-    pool_max_overflow: int = Field(10, ge=0)
+    concurrency: int = Field(
+        20, ge=1, description="requests a worker runs at once, each with one pooled connection"
+    )
     pool_timeout_seconds: float = Field(5.0, gt=0)
     connect_timeout_seconds: int = Field(2, ge=2)
     statement_timeout_ms: int = Field(5000, ge=1)

@@ -9,9 +9,9 @@ import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import URL, Connection, Engine, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, make_url, text
 
-from tests.integration.postgres import postgres_server, throwaway_database
+from tests.integration.postgres import NoPostgres, postgres_server, throwaway_database
 from users.adapters.sql.engine import EngineOptions, create_database_engine
 from users.adapters.sql.schema import upgrade_to_head
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
@@ -20,13 +20,14 @@ from users.domain.ports import UnitOfWorkFactory
 from users.entrypoints.app import create_app
 from users.settings import Settings
 
-TEST_ENGINE_OPTIONS = EngineOptions(pool_size=5, max_overflow=70, pool_timeout_seconds=10)
-
 
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[URL]:
-    with postgres_server() as url:
-        yield url
+    try:
+        with postgres_server("USERS_TEST_DATABASE_URL") as url:
+            yield url
+    except NoPostgres as missing:
+        pytest.fail(str(missing), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +40,8 @@ def database_url(server_url: URL) -> Iterator[URL]:
 
 @pytest.fixture(scope="session")
 def engine(database_url: URL) -> Iterator[Engine]:
-    engine = create_database_engine(database_url, TEST_ENGINE_OPTIONS)
+    """The fixtures' own engine; it pings before each use, as tests kill connections on purpose."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     yield engine
     engine.dispose()
 

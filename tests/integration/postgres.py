@@ -1,40 +1,53 @@
-"""Where the integration tests' PostgreSQL comes from, and their throwaway databases on it."""
+"""Where the tests' and benchmarks' PostgreSQL comes from, and throwaway databases on it."""
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from sqlalchemy import URL, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from tests.support import free_port
 from users.adapters.sql.engine import database_url
 
-SERVER_VARIABLE = "USERS_TEST_DATABASE_URL"
-HOW_TO_PROVIDE = f"""No PostgreSQL for the integration tests. Give them one of:
-  - a server: {SERVER_VARIABLE}=postgresql://user:password@host:5432/postgres
-    (the tests create their own database on it and drop it; the user needs CREATEDB);
+HOW_TO_PROVIDE = """No PostgreSQL found. Provide one of:
+  - a server: {variable}=postgresql://user:password@host:5432/postgres
+    (a database of its own is created on it and dropped after; the user needs CREATEDB);
   - the pgserver wheel, which bundles PostgreSQL: pip install pgserver (CPython 3.9-3.12);
   - initdb and pg_ctl on the PATH (Debian: apt-get install postgresql)."""
 
 
+class NoPostgres(RuntimeError):
+    """No server was named and none could be started."""
+
+
 @contextmanager
-def postgres_server() -> Iterator[URL]:
-    """The URL of a server to create databases on, started for the run when none is named."""
-    if named := os.environ.get(SERVER_VARIABLE):
+def postgres_server(variable: str) -> Iterator[URL]:
+    """The server named by the environment `variable`, else a throwaway one started for the run."""
+    if named := os.environ.get(variable):
         yield database_url(named)
     elif _pgserver_installed():
         yield from _pgserver()
     elif shutil.which("initdb") and shutil.which("pg_ctl"):
         yield from _own_cluster()
     else:
-        pytest.fail(HOW_TO_PROVIDE, pytrace=False)
+        raise NoPostgres(HOW_TO_PROVIDE.format(variable=variable))
+
+
+def pgbench_path() -> str | None:
+    """pgbench from the pgserver wheel, else from the PATH."""
+    if _pgserver_installed():
+        import pgserver  # noqa: PLC0415
+
+        bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
+        if bundled.exists():
+            return str(bundled)
+    return shutil.which("pgbench")
 
 
 @contextmanager
@@ -75,7 +88,7 @@ def _pgserver() -> Iterator[URL]:
 def _own_cluster() -> Iterator[URL]:
     data = Path(tempfile.mkdtemp(prefix="users-pg-"))
     run_as = _unprivileged_prefix(data)
-    port = _free_port()
+    port = free_port()
     try:
         subprocess.run(
             [*run_as, "initdb", "-D", str(data / "db"), "-U", "postgres", "--auth=trust"],
@@ -116,12 +129,5 @@ def _unprivileged_prefix(data: Path) -> list[str]:
     try:
         shutil.chown(data, "postgres")
     except LookupError:
-        pytest.fail("as root, initdb needs a `postgres` user to run as; " + HOW_TO_PROVIDE)
+        raise NoPostgres("as root, initdb needs a `postgres` user to run it as") from None
     return ["runuser", "-u", "postgres", "--"]
-
-
-def _free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

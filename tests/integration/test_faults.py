@@ -123,7 +123,7 @@ def test_connections_killed_while_idle_cost_no_request(app: FastAPI, database_ur
 def test_a_burst_far_larger_than_the_pool_is_answered_in_full(
     database_url: URL, committed: Engine
 ) -> None:
-    app = app_on(database_url, pool_size=2, pool_max_overflow=0, pool_timeout_seconds=30)
+    app = app_on(database_url, concurrency=2, pool_timeout_seconds=30)
     user = register(app)
     requests: list[Request] = [
         ("GET", f"/users/{user['id']}", {})

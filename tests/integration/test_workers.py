@@ -2,12 +2,10 @@
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import IO
 
@@ -18,16 +16,10 @@ from sqlalchemy import URL, Engine
 
 from tests.http_contract import HttpContract
 from tests.integration.test_faults import MIXED_CASES, rows_with_key
+from tests.support import free_port
 
 USERS_API = str(Path(sys.executable).parent / "users-api")
 WORKERS = 2
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_for_line(stream: IO[str], text: str, times: int, timeout: float) -> None:

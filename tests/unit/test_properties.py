@@ -1,5 +1,6 @@
 """The email and name rules, as properties over generated input."""
 
+import re
 import unicodedata
 
 import pytest
@@ -10,6 +11,7 @@ from tests.support import new_user
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from users.domain.errors import EmailAlreadyRegistered, InvalidEmail, InvalidName
 from users.domain.model import NAME_MAX_LENGTH, Email, parse_name
+from users.entrypoints.schemas import NAME_PATTERN
 
 
 def parsed(address: str) -> Email:
@@ -100,3 +102,25 @@ def test_surrounding_white_space_never_matters(core: str, padding: str) -> None:
             parse_name(padding + core + padding)
     else:
         assert parse_name(padding + core + padding) == expected
+
+
+names_near_the_rules = st.text(
+    st.characters(codec="utf-8") | st.sampled_from(" \t\x1c\x85\u3000\ufeff\x00\x7f"),
+    max_size=NAME_MAX_LENGTH + 5,
+)
+
+
+def _no_surrogates(text: str) -> bool:
+    return not any("\ud800" <= char <= "\udfff" for char in text)
+
+
+@given(names_near_the_rules | st.from_regex(NAME_PATTERN, fullmatch=True).filter(_no_surrogates))
+def test_the_documented_name_pattern_is_the_name_rule(raw: str) -> None:
+    try:
+        parse_name(raw)
+    except InvalidName:
+        accepted = False
+    else:
+        accepted = True
+
+    assert (re.fullmatch(NAME_PATTERN, raw) is not None) == accepted

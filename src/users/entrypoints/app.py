@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI
 from pydantic import SecretStr
 
@@ -23,6 +24,9 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in AnyIO's thread pool; as many threads as pooled connections means
+        # no request ever waits for a connection while holding a thread.
+        to_thread.current_default_thread_limiter().total_tokens = container.settings().concurrency
         if container.store() == "sql":
             container.engine.init()  # before the first request, not racing in threads
         yield

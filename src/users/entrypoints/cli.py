@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from typing import Any
 
 import uvicorn
 
@@ -50,13 +51,29 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
         sys.exit("users-api: the in-memory store lives in one process: serve it with one worker")
     if settings.migrate_on_start and not arguments.no_migrate:
         _migrate(settings)
-    uvicorn.run(
+    serve_app(
         "users.entrypoints.app:create_app",
-        factory=True,
         host=arguments.host or settings.host,
         port=arguments.port or settings.port,
         workers=workers,
-        log_config=logging_config(json_lines=settings.log_json, level=settings.log_level),
+        logging=logging_config(json_lines=settings.log_json, level=settings.log_level),
+    )
+
+
+def serve_app(
+    factory: str, *, host: str, port: int, workers: int = 1, logging: dict[str, Any] | None = None
+) -> None:
+    """Serve the app that `factory` ("module:function") builds, as production serves it."""
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # uvloop and httptools, which uvicorn[standard] installs, when they import.
+        loop="auto",
+        http="auto",
+        log_config=logging or logging_config(json_lines=False),
         # One line per request comes from the service itself, with its request id.
         access_log=False,
     )

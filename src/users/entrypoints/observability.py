@@ -2,10 +2,10 @@
 
 import json
 import logging
+import os
 import re
 import time
 import traceback
-import uuid
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -68,7 +68,7 @@ def _request_id(scope: Scope) -> bytes:
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER and _SANE_REQUEST_ID.fullmatch(value):
             return bytes(value)
-    return uuid.uuid4().hex.encode()
+    return os.urandom(16).hex().encode()
 
 
 class JsonFormatter(logging.Formatter):

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -11,6 +11,7 @@ from users.container import Container
 from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable, UserNotFound
 from users.domain.model import MAX_USER_ID
 from users.domain.services import UserService
+from users.entrypoints.dependencies import Provided
 from users.entrypoints.errors import documented_errors
 from users.entrypoints.limits import TOO_LARGE
 from users.entrypoints.schemas import (
@@ -27,7 +28,7 @@ from users.entrypoints.schemas import (
 router = APIRouter()
 health_router = APIRouter()
 
-Users = Annotated[UserService, Depends(Provide[Container.user_service])]
+Users = Annotated[UserService, Depends(Provided[Container.user_service])]
 UserId = Annotated[int, Path(ge=1, le=MAX_USER_ID, description="The user's id.")]
 BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": TOO_LARGE}
@@ -108,7 +109,7 @@ def delete_user(user_id: UserId, users: Users) -> None:
     responses={503: {"model": HealthDownOut, "description": "The database does not answer"}},
 )
 @inject
-def health(reachable: Annotated[bool, Depends(Provide[Container.store_reachable])]) -> Response:
+def health(reachable: Annotated[bool, Depends(Provided[Container.store_reachable])]) -> Response:
     """Whether the service is up and its database answers."""
     if reachable:
         return JSONResponse({"status": "ok", "database": "ok"})

@@ -38,11 +38,21 @@ EMAIL_FORMAT = "idn-email"
 EMAIL_SCHEMA = WithJsonSchema(
     {"type": "string", "format": EMAIL_FORMAT, "maxLength": EMAIL_MAX_LENGTH}
 )
+# The name rule of `parse_name`, spelled as a regular expression for the document's readers:
+# surrounding white space (as str.strip() sees it), then 1 to 100 characters that are not
+# control characters, starting and ending with one that is not white space. (Lone surrogates,
+# which JSON can escape but no text can hold, are refused too; ECMA regexes cannot say so.)
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+NAME_PATTERN = (
+    f"^[{_SPACE}]*[^{_CONTROL}{_SPACE}]"
+    f"(?:[^{_CONTROL}]{{0,{NAME_MAX_LENGTH - 2}}}[^{_CONTROL}{_SPACE}])?[{_SPACE}]*$"
+)
 NAME_SCHEMA = WithJsonSchema(
     {
         "type": "string",
-        "format": "user-name",
         "minLength": 1,
+        "pattern": NAME_PATTERN,
         "description": f"1 to {NAME_MAX_LENGTH} characters after trimming, no control characters",
     }
 )

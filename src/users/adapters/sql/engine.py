@@ -36,7 +36,6 @@ class EngineOptions:
     """How the service talks to its database."""
 
     pool_size: int = 10
-    max_overflow: int = 10
     pool_timeout_seconds: float = 5.0
     connect_timeout_seconds: int = 2
     statement_timeout_ms: int = 5000
@@ -48,10 +47,10 @@ def create_database_engine(url: URL, options: EngineOptions) -> Engine:
         url,
         isolation_level="AUTOCOMMIT",
         pool_size=options.pool_size,
-        max_overflow=options.max_overflow,
+        # Connections opened past the pool would be closed again at once: a new server
+        # process per request under load. The entrypoint never runs more requests at once.
+        max_overflow=0,
         pool_timeout=options.pool_timeout_seconds,
-        # A connection the server dropped while idle is replaced before a request uses it.
-        pool_pre_ping=True,
         connect_args=_connect_args(url, options),
     )
     if url.get_backend_name() == "sqlite":

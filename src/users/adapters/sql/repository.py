@@ -1,10 +1,8 @@
 """The users in a SQL database, through SQLAlchemy Core: one statement per method."""
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
-    Connection,
     CursorResult,
     Executable,
     Row,
@@ -16,22 +14,21 @@ from sqlalchemy import (
     update,
 )
 
-from users.adapters.sql.errors import domain_errors
 from users.adapters.sql.tables import users
 from users.domain.model import Email, NewUser, User, UserChanges
 
 # Built once: a request only binds values to statements SQLAlchemy has already compiled.
-_INSERT = insert(users).returning(users.c.id)
-_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
-_BY_EMAIL_KEY = select(users).where(users.c.email_key == bindparam("email_key"))
-_PAGE = (
+INSERT = insert(users).returning(users.c.id)
+BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+BY_EMAIL_KEY = select(users).where(users.c.email_key == bindparam("email_key"))
+PAGE = (
     select(users)
     .where(users.c.id > bindparam("after"))
     .order_by(users.c.id)
     .limit(bindparam("limit"))
 )
 # One statement for any combination of changes: a NULL parameter keeps the stored value.
-_UPDATE = (
+UPDATE = (
     update(users)
     .where(users.c.id == bindparam("user_id"))
     .values(
@@ -44,15 +41,22 @@ _UPDATE = (
     )
     .returning(*users.c)
 )
-_DELETE = delete(users).where(users.c.id == bindparam("user_id"))
+DELETE = delete(users).where(users.c.id == bindparam("user_id"))
+
+
+class StatementRunner(Protocol):
+    """Runs statements for a repository: the unit of work, which owns connection and transaction."""
+
+    def execute(
+        self, statement: Executable, values: dict[str, Any], *, write: bool = False
+    ) -> CursorResult[Any]: ...
 
 
 class SqlAlchemyUserRepository:
-    """The `UserRepository` port over one SQLAlchemy connection."""
+    """The `UserRepository` port as SQL statements and the mapping of their rows to users."""
 
-    def __init__(self, connection: Connection, before_write: Callable[[], None]) -> None:
-        self._connection = connection
-        self._before_write = before_write
+    def __init__(self, runner: StatementRunner) -> None:
+        self._runner = runner
 
     def add(self, new_user: NewUser) -> User:
         values = {
@@ -62,7 +66,7 @@ class SqlAlchemyUserRepository:
             "created_at": new_user.created_at,
             "updated_at": new_user.created_at,
         }
-        user_id: int = self._write(_INSERT, values).scalar_one()
+        user_id: int = self._runner.execute(INSERT, values, write=True).scalar_one()
         return User(
             id=user_id,
             name=new_user.name,
@@ -72,13 +76,15 @@ class SqlAlchemyUserRepository:
         )
 
     def get(self, user_id: int) -> User | None:
-        return _user_or_none(self._read(_BY_ID, {"user_id": user_id}).one_or_none())
+        return _user_or_none(self._runner.execute(BY_ID, {"user_id": user_id}).one_or_none())
 
     def get_by_email(self, email: Email) -> User | None:
-        return _user_or_none(self._read(_BY_EMAIL_KEY, {"email_key": email.key}).one_or_none())
+        return _user_or_none(
+            self._runner.execute(BY_EMAIL_KEY, {"email_key": email.key}).one_or_none()
+        )
 
     def list_page(self, *, after: int, limit: int) -> list[User]:
-        return [_user(row) for row in self._read(_PAGE, {"after": after, "limit": limit})]
+        return [_user(row) for row in self._runner.execute(PAGE, {"after": after, "limit": limit})]
 
     def update(self, user_id: int, changes: UserChanges) -> User | None:
         email = changes.email
@@ -89,18 +95,10 @@ class SqlAlchemyUserRepository:
             "new_key": None if email is None else email.key,
             "new_updated_at": changes.updated_at,
         }
-        return _user_or_none(self._write(_UPDATE, values).one_or_none())
+        return _user_or_none(self._runner.execute(UPDATE, values, write=True).one_or_none())
 
     def remove(self, user_id: int) -> bool:
-        return self._write(_DELETE, {"user_id": user_id}).rowcount == 1
-
-    def _read(self, statement: Executable, values: dict[str, Any]) -> CursorResult[Any]:
-        with domain_errors():
-            return self._connection.execute(statement, values)
-
-    def _write(self, statement: Executable, values: dict[str, Any]) -> CursorResult[Any]:
-        self._before_write()
-        return self._read(statement, values)
+        return self._runner.execute(DELETE, {"user_id": user_id}, write=True).rowcount == 1
 
 
 def _user(row: Row[Any]) -> User:

@@ -1,9 +1,17 @@
 """A unit of work on a SQL database: reads run on their own, the first write opens a transaction."""
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, NestedTransaction, RootTransaction
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Executable,
+    NestedTransaction,
+    RootTransaction,
+)
+from sqlalchemy.exc import DBAPIError
 
 from users.adapters.sql.errors import domain_errors
 from users.adapters.sql.repository import SqlAlchemyUserRepository
@@ -21,16 +29,16 @@ class SqlAlchemyUnitOfWork:
     users: SqlAlchemyUserRepository
 
     def __init__(self, bind: Engine | Connection) -> None:
-        self._bind = bind
+        self._engine = bind if isinstance(bind, Engine) else None
+        self._joined = bind if isinstance(bind, Connection) else None
         self._transaction: RootTransaction | NestedTransaction | None = None
+        self._untouched = True
 
     def __enter__(self) -> Self:
-        if isinstance(self._bind, Engine):
-            with domain_errors():
-                self._connection = self._bind.connect()
-        else:
-            self._connection = self._bind
-        self.users = SqlAlchemyUserRepository(self._connection, before_write=self._begin)
+        self._connection = self._joined or self._connect()
+        self._transaction = None
+        self._untouched = True
+        self.users = SqlAlchemyUserRepository(self)
         return self
 
     def __exit__(
@@ -44,7 +52,7 @@ class SqlAlchemyUnitOfWork:
                 self._transaction.rollback()
         finally:
             self._transaction = None
-            if self._connection is not self._bind:
+            if self._joined is None:
                 self._connection.close()
 
     def commit(self) -> None:
@@ -53,16 +61,45 @@ class SqlAlchemyUnitOfWork:
                 self._transaction.commit()
             self._transaction = None
 
-    def _begin(self) -> None:
-        if self._transaction is not None:
-            return
-        if self._connection is self._bind:
-            self._transaction = self._connection.begin_nested()
-            return
+    def execute(
+        self, statement: Executable, values: dict[str, Any], *, write: bool = False
+    ) -> CursorResult[Any]:
+        """Run one statement, inside the transaction if it writes; domain errors on failure."""
+        with domain_errors():
+            try:
+                return self._execute(statement, values, write=write)
+            except DBAPIError as error:
+                if not (error.connection_invalidated and self._untouched and self._joined is None):
+                    raise
+            # The pooled connection had died while idle (a database restart, a killed backend):
+            # nothing ran on it, so the first statement runs again on a fresh one. Cheaper than
+            # pinging every connection on every checkout.
+            self._connection.close()
+            self._transaction = None
+            self._connection = self._connect()
+            return self._execute(statement, values, write=write)
+
+    def _execute(
+        self, statement: Executable, values: dict[str, Any], *, write: bool
+    ) -> CursorResult[Any]:
+        if write and self._transaction is None:
+            self._transaction = self._begin()
+        result = self._connection.execute(statement, values)
+        self._untouched = False
+        return result
+
+    def _begin(self) -> RootTransaction | NestedTransaction:
+        if self._joined is not None:
+            return self._connection.begin_nested()
         # Reads so far ran in autocommit; end SQLAlchemy's bookkeeping of them, then open
         # a real transaction on the same connection.
         self._connection.commit()
         self._connection.execution_options(
             isolation_level=self._connection.dialect.default_isolation_level
         )
-        self._transaction = self._connection.begin()
+        return self._connection.begin()
+
+    def _connect(self) -> Connection:
+        assert self._engine is not None
+        with domain_errors():
+            return self._engine.connect()
