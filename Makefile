@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint test-unit test-integration bench bench-scale soak clean
+.PHONY: run test lint test-unit test-integration bench bench-scale soak profile clean
 
 run: $(VENV)/.runtime
 	$(BIN)/users-api serve
@@ -33,6 +33,9 @@ bench-scale: $(VENV)/.dev
 
 soak: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.soak
+
+profile: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.profile
 
 $(VENV)/.venv:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; set PYTHON=python3.x")'

@@ -20,6 +20,7 @@ from benchmarks.ceiling import Ceiling, capture_sql, pgbench, pgbench_scripts
 from benchmarks.harness import (
     Load,
     Server,
+    argument_parser,
     floor,
     load,
     median_load,
@@ -71,11 +72,7 @@ def main() -> None:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=int, default=15, help="length of each run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
+    parser = argument_parser(__doc__)
     parser.add_argument("--connections", type=int, default=32, help="wrk's closed loop")
     parser.add_argument("--users", type=int, default=10_000, help="users loaded first")
     return parser.parse_args()

@@ -1,5 +1,6 @@
 """What every benchmark needs: servers under test, wrk, pgbench, /proc readings, a loaded table."""
 
+import argparse
 import contextlib
 import json
 import os
@@ -207,3 +208,13 @@ def floor() -> contextlib.AbstractContextManager[Server]:
     """The framework floor, served as the service is."""
     port = free_port()
     return serving("floor", floor_command(port), {}, port)
+
+
+def argument_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark takes: how long a run lasts, and how many runs."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=int, default=15, help="length of each run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
+    return parser

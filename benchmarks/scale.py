@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 from benchmarks.harness import (
     Load,
     Server,
+    argument_parser,
     load,
     load_users,
     median_load,
@@ -43,11 +44,7 @@ def main() -> None:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=int, default=15, help="length of each run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
+    parser = argument_parser(__doc__)
     parser.add_argument("--small", type=int, default=10_000, help="users at first")
     parser.add_argument("--large", type=int, default=1_000_000, help="users after loading")
     return parser.parse_args()

@@ -35,7 +35,8 @@ def main() -> None:
             seconds=WARM_UP_SECONDS,
             connections=options.connections,
         )
-        seconds = math.ceil(options.requests / warm.per_second)
+        # A little over, so that the run reaches the count even if the rate dips.
+        seconds = math.ceil(1.05 * options.requests / warm.per_second)
         print(f"warm-up: {warm.per_second:.0f} req/s; soaking for {seconds} s", flush=True)
         samples: list[tuple[float, float]] = []
         stop = threading.Event()

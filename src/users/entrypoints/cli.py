@@ -5,6 +5,7 @@ import sys
 from typing import Any
 
 import uvicorn
+from sqlalchemy.exc import OperationalError
 
 from users.adapters.sql.engine import UnsupportedDatabaseUrl, database_url
 from users.adapters.sql.schema import upgrade_to_head
@@ -42,7 +43,12 @@ def _parser() -> argparse.ArgumentParser:
 def _migrate(settings: Settings) -> None:
     if settings.store == "memory":
         return
-    upgrade_to_head(database_url(settings.database_url.get_secret_value()))
+    url = database_url(settings.database_url.get_secret_value())
+    try:
+        upgrade_to_head(url)
+    except OperationalError as error:
+        where = url.render_as_string(hide_password=True)
+        sys.exit(f"users-api: cannot migrate the database at {where}: {error.orig}".strip())
 
 
 def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
