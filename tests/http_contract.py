@@ -83,9 +83,12 @@ class HttpContract:
             b'{"name": "A", "email": "a@example.com"',
             b"\xff\xfe",
             b'{"name": "\\ud800", "email": "a@example.com"}',
+            b'{"name": "A", "email": "a@example.com", "n": 1' + b"0" * 5000 + b"}",
+            b"[" * 30000 + b"]" * 30000,
+            '{"name": "\u00e9", "email": "a@example.com"}'.encode("latin-1"),
         ],
     )
-    def test_a_malformed_json_body_is_422_never_500(
+    def test_a_body_json_cannot_turn_into_data_is_422_never_400_or_500(
         self, client: httpx2.Client, raw: bytes
     ) -> None:
         response = client.post("/users/", content=raw, headers={"content-type": "application/json"})
@@ -107,7 +110,10 @@ class HttpContract:
         assert response.status_code == 404
         assert response.content == b'{"detail":"User not found"}'
 
-    @pytest.mark.parametrize("user_id", ["abc", "0", "-1", "1.5", str(MAX_ID + 1), "9" * 40])
+    @pytest.mark.parametrize(
+        "user_id",
+        ["abc", "0", "-1", "1.5", "1.0", "+1", "%201", "1_000", str(MAX_ID + 1), "9" * 40],
+    )
     def test_a_malformed_or_out_of_range_id_is_422(
         self, client: httpx2.Client, user_id: str
     ) -> None:

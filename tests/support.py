@@ -2,8 +2,11 @@
 
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+
+import httpx2
 
 from users.domain.model import Email, NewUser
 
@@ -38,3 +41,20 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+Request = tuple[str, str, dict[str, str]]
+
+
+def simultaneously(client: httpx2.Client, requests: list[Request]) -> list[int]:
+    """Send all `requests` at once, each from its own thread, and return their statuses.
+
+    Through a `TestClient` they all reach the app in the one event loop where its lifespan
+    ran, as under uvicorn.
+    """
+    with ThreadPoolExecutor(max_workers=len(requests)) as threads:
+        responses = threads.map(
+            lambda request: client.request(request[0], request[1], json=request[2] or None),
+            requests,
+        )
+        return [response.status_code for response in responses]

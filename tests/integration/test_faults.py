@@ -1,47 +1,27 @@
 """Races, durability and faults: the cases that need committed data and real connections."""
 
-import asyncio
 import time
 from collections.abc import Iterator
 
-import httpx
 import psycopg2
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from tests.http_contract import register
 from tests.integration.conftest import app_on
 from tests.integration.proxy import CuttableProxy
-from tests.support import random_email
+from tests.support import Request, random_email, simultaneously
 
-Request = tuple[str, str, dict[str, str]]
 MIXED_CASES = ["{0}@example.com", "{0}@EXAMPLE.com", "{0}@Example.COM", "{0}@eXaMpLe.com"]
 
 
-async def simultaneously(app: FastAPI, requests: list[Request]) -> list[int]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        responses = await asyncio.gather(
-            *(c.request(method, url, json=body or None) for method, url, body in requests)
-        )
-    return [response.status_code for response in responses]
-
-
 @pytest.fixture
-def app(database_url: URL, committed: Engine) -> Iterator[FastAPI]:
-    """The service on the test database, committing for real."""
-    app = app_on(database_url)
-    with TestClient(app):
-        yield app
-
-
-def register(app: FastAPI) -> dict[str, object]:
-    with TestClient(app) as client:
-        user: dict[str, object] = client.post(
-            "/users/", json={"name": "Ann", "email": random_email()}
-        ).json()
-        return user
+def service(database_url: URL, committed: Engine) -> Iterator[TestClient]:
+    """The service on the test database, committing for real, started once for the test."""
+    with TestClient(app_on(database_url)) as client:
+        yield client
 
 
 def rows_with_key(committed: Engine, email_key: str) -> int:
@@ -66,12 +46,12 @@ def terminate_other_connections(database_url: URL) -> int:
 
 
 def test_of_64_simultaneous_registrations_of_one_address_exactly_one_wins(
-    app: FastAPI, committed: Engine
+    service: TestClient, committed: Engine
 ) -> None:
     emails = [MIXED_CASES[i % 4].format("zoe") for i in range(64)]
 
-    statuses = asyncio.run(
-        simultaneously(app, [("POST", "/users/", {"name": "Zoe", "email": e}) for e in emails])
+    statuses = simultaneously(
+        service, [("POST", "/users/", {"name": "Zoe", "email": e}) for e in emails]
     )
 
     assert sorted(statuses) == [200] + [400] * 63
@@ -79,24 +59,24 @@ def test_of_64_simultaneous_registrations_of_one_address_exactly_one_wins(
 
 
 def test_of_32_simultaneous_updates_onto_one_address_exactly_one_wins(
-    app: FastAPI, committed: Engine
+    service: TestClient, committed: Engine
 ) -> None:
-    users = [register(app) for _ in range(32)]
+    users = [register(service) for _ in range(32)]
     requests: list[Request] = [
         ("PATCH", f"/users/{user['id']}", {"email": MIXED_CASES[i % 4].format("yan")})
         for i, user in enumerate(users)
     ]
 
-    statuses = asyncio.run(simultaneously(app, requests))
+    statuses = simultaneously(service, requests)
 
     assert sorted(statuses) == [200] + [400] * 31
     assert rows_with_key(committed, "yan@example.com") == 1
 
 
 def test_an_acknowledged_registration_is_visible_from_a_fresh_connection(
-    app: FastAPI, database_url: URL
+    service: TestClient, database_url: URL
 ) -> None:
-    user = register(app)
+    user = register(service)
 
     fresh = psycopg2.connect(
         database_url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -109,38 +89,61 @@ def test_an_acknowledged_registration_is_visible_from_a_fresh_connection(
         fresh.close()
 
 
-def test_connections_killed_while_idle_cost_no_request(app: FastAPI, database_url: URL) -> None:
-    reads: list[Request] = [("GET", f"/users/{register(app)['id']}", {})] * 20
-    asyncio.run(simultaneously(app, reads))  # leaves the pool holding several connections
+def test_connections_killed_while_idle_cost_no_request(
+    service: TestClient, database_url: URL
+) -> None:
+    users = [register(service) for _ in range(8)]
+    reads: list[Request] = [("GET", f"/users/{users[0]['id']}", {})] * 20
+    simultaneously(service, reads)  # leaves the pool holding several connections
+    requests: list[Request] = [
+        *reads,
+        *(("POST", "/users/", {"name": "New", "email": random_email()}) for _ in range(4)),
+        *(("PATCH", f"/users/{user['id']}", {"name": "Renamed"}) for user in users[:4]),
+        *(("DELETE", f"/users/{user['id']}", {}) for user in users[4:]),
+    ]
 
     killed = terminate_other_connections(database_url)
-    statuses = asyncio.run(simultaneously(app, reads))
+    statuses = simultaneously(service, requests)
 
     assert killed >= 2
-    assert statuses == [200] * 20
+    assert sorted(statuses) == [200] * 28 + [204] * 4
+
+
+def test_users_swapping_addresses_at_once_get_a_400_never_a_503(service: TestClient) -> None:
+    first, second = register(service), register(service)
+    swaps: list[Request] = [
+        ("PATCH", f"/users/{first['id']}", {"email": str(second["email"])}),
+        ("PATCH", f"/users/{second['id']}", {"email": str(first["email"])}),
+    ] * 3
+
+    statuses = simultaneously(service, swaps)
+
+    assert set(statuses) == {400}
 
 
 def test_a_burst_far_larger_than_the_pool_is_answered_in_full(
     database_url: URL, committed: Engine
 ) -> None:
-    app = app_on(database_url, concurrency=2, pool_timeout_seconds=30)
-    user = register(app)
-    requests: list[Request] = [
-        ("GET", f"/users/{user['id']}", {})
-        if i % 2
-        else ("POST", "/users/", {"name": "B", "email": random_email()})
-        for i in range(200)
-    ]
+    with TestClient(app_on(database_url, concurrency=2, pool_timeout_seconds=30)) as client:
+        user = register(client)
+        requests: list[Request] = [
+            ("GET", f"/users/{user['id']}", {})
+            if i % 2
+            else ("POST", "/users/", {"name": "B", "email": random_email()})
+            for i in range(200)
+        ]
 
-    statuses = asyncio.run(asyncio.wait_for(simultaneously(app, requests), timeout=60))
+        statuses = simultaneously(client, requests)
 
     assert statuses == [200] * 200
 
 
 def test_a_statement_that_runs_too_long_is_cut_off(database_url: URL, committed: Engine) -> None:
-    app = app_on(database_url, statement_timeout_ms=200)
-    user = register(app)
-    with TestClient(app) as client, committed.connect() as blocker:
+    with (
+        TestClient(app_on(database_url, statement_timeout_ms=200)) as client,
+        committed.connect() as blocker,
+    ):
+        user = register(client)
         blocker.execution_options(isolation_level="READ COMMITTED")
         with blocker.begin():
             blocker.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))

@@ -28,8 +28,9 @@ def _refuse(*args: object, **kwargs: object) -> None:
     raise IsolationBreach("unit tests must not open sockets or databases")
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _no_sockets_and_no_databases() -> Iterator[None]:
+    """Every unit test, and its fixtures, run with the network and the databases refused."""
     # Local (AF_UNIX) socket pairs stay allowed: the test client's event loop wakes itself up
     # through one.
     with pytest.MonkeyPatch.context() as patch:

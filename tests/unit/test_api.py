@@ -1,12 +1,10 @@
 """The HTTP contract over the in-memory store, and what only a fake can switch off."""
 
-import asyncio
-
-import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.http_contract import HttpContract, register
+from tests.support import simultaneously
 from users.adapters.memory import InMemoryStore
 
 
@@ -50,16 +48,6 @@ def test_the_service_recovers_when_the_store_is_back(
     assert client.get("/users/").status_code == 200
 
 
-async def _simultaneously(
-    app: FastAPI, requests: list[tuple[str, str, dict[str, str]]]
-) -> list[int]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        responses = await asyncio.gather(
-            *(c.request(method, url, json=body) for method, url, body in requests)
-        )
-    return [response.status_code for response in responses]
-
-
 def test_of_simultaneous_registrations_of_one_address_exactly_one_wins(
     app: FastAPI, client: TestClient
 ) -> None:
@@ -67,7 +55,7 @@ def test_of_simultaneous_registrations_of_one_address_exactly_one_wins(
     cases = ["zoe@example.com", "ZOE@example.com", "Zoe@Example.COM", "zOe@EXAMPLE.com"]
     requests = [("POST", "/users/", {"name": "Zoe", "email": cases[i % 4]}) for i in range(racers)]
 
-    statuses = asyncio.run(_simultaneously(app, requests))
+    statuses = simultaneously(client, requests)
 
     assert sorted(statuses) == [200] + [400] * (racers - 1)
     assert len(client.get("/users/", params={"email": "zoe@example.com"}).json()["items"]) == 1
@@ -79,7 +67,7 @@ def test_of_simultaneous_updates_onto_one_address_exactly_one_wins(
     ids = [register(client)["id"] for _ in range(16)]
     requests = [("PATCH", f"/users/{i}", {"email": "yan@EXAMPLE.com"}) for i in ids]
 
-    statuses = asyncio.run(_simultaneously(app, requests))
+    statuses = simultaneously(client, requests)
 
     assert sorted(statuses) == [200] + [400] * 15
     assert len(client.get("/users/", params={"email": "YAN@example.com"}).json()["items"]) == 1

@@ -4,8 +4,10 @@ import json
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from users.domain.errors import (
@@ -46,6 +48,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidUserData, _invalid_user_data)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
+    app.add_exception_handler(StarletteHTTPException, _unparseable_body)
 
 
 def _fixed_response(status: int, detail: str) -> Any:
@@ -65,6 +68,17 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return _unprocessable(
         [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
     )
+
+
+async def _unparseable_body(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    # FastAPI answers 400 to JSON it cannot turn into data (a number of 5,000 digits, nesting
+    # deeper than the recursion limit, bytes that are not UTF-8); 400 means a taken email here.
+    if exc.status_code == status.HTTP_400_BAD_REQUEST:
+        return _unprocessable(
+            [{"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error"}]
+        )
+    return await http_exception_handler(request, exc)
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> Response:

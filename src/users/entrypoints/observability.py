@@ -106,6 +106,8 @@ def logging_config(*, json_lines: bool, level: str = "INFO") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
         "handlers": {"default": handler},
+        # Every library's warnings and errors (SQLAlchemy's pool, say) in the same format.
+        "root": {"handlers": ["default"], "level": "WARNING"},
         "loggers": {
             "users": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},

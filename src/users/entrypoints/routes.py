@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from users.container import Container
 from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable, UserNotFound
@@ -29,7 +29,18 @@ router = APIRouter()
 health_router = APIRouter()
 
 Users = Annotated[UserService, Depends(Provided[Container.user_service])]
-UserId = Annotated[int, Path(ge=1, le=MAX_USER_ID, description="The user's id.")]
+
+
+def _digits_only(value: object) -> object:
+    # Lax integer parsing would also take "+1", " 1", "1.0" and "1_000" for 1.
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be written in digits only")
+    return value
+
+
+UserId = Annotated[
+    int, Path(ge=1, le=MAX_USER_ID, description="The user's id."), BeforeValidator(_digits_only)
+]
 BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": TOO_LARGE}
 }
@@ -38,8 +49,12 @@ BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
 class UserQuery(BaseModel):
     """Which users to list: a page after a cursor, or the one with an address."""
 
-    limit: int = Field(50, ge=1, le=100, description="Users per page.")
-    after: int = Field(0, ge=0, le=MAX_USER_ID, description="The `next_after` of the last page.")
+    limit: Annotated[int, BeforeValidator(_digits_only)] = Field(
+        50, ge=1, le=100, description="Users per page."
+    )
+    after: Annotated[int, BeforeValidator(_digits_only)] = Field(
+        0, ge=0, le=MAX_USER_ID, description="The `next_after` of the last page."
+    )
     email: OptionalEmailIn = Field(None, description="Find the user with this address, any case.")
 
 

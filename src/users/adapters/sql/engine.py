@@ -51,6 +51,8 @@ def create_database_engine(url: URL, options: EngineOptions) -> Engine:
         # process per request under load. The entrypoint never runs more requests at once.
         max_overflow=0,
         pool_timeout=options.pool_timeout_seconds,
+        # Errors that reach a log name the statement, not the users' data bound to it.
+        hide_parameters=True,
         connect_args=_connect_args(url, options),
     )
     if url.get_backend_name() == "sqlite":

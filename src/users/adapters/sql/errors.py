@@ -8,6 +8,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, Timeout
 from users.adapters.sql.tables import EMAIL_KEY_CONSTRAINT
 from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable
 
+_DEADLOCK_DETECTED = "40P01"
+
 
 @contextmanager
 def domain_errors() -> Iterator[None]:
@@ -18,7 +20,14 @@ def domain_errors() -> Iterator[None]:
         if _violates_email_key(error):
             raise EmailAlreadyRegistered() from None
         raise
-    except (OperationalError, TimeoutError) as error:
+    except OperationalError as error:
+        if getattr(error.orig, "pgcode", None) == _DEADLOCK_DETECTED:
+            # Every unit of work here writes one row in one statement, so two can only wait on
+            # each other through the email key: two users each taking the other's address.
+            # Each address is taken; PostgreSQL aborted this one first.
+            raise EmailAlreadyRegistered() from None
+        raise StoreUnavailable(type(error).__name__) from None
+    except TimeoutError as error:
         raise StoreUnavailable(type(error).__name__) from None
     except DBAPIError as error:
         if error.connection_invalidated:

@@ -71,9 +71,9 @@ class SqlAlchemyUnitOfWork:
             except DBAPIError as error:
                 if not (error.connection_invalidated and self._untouched and self._joined is None):
                     raise
-            # The pooled connection had died while idle (a database restart, a killed backend):
-            # nothing ran on it, so the first statement runs again on a fresh one. Cheaper than
-            # pinging every connection on every checkout.
+            # The pooled connection had died while idle (a restart, a killed backend): nothing
+            # ran on it, so the first statement runs again on a fresh one. Cheaper than pinging
+            # every connection at every checkout.
             self._connection.close()
             self._transaction = None
             self._connection = self._connect()
@@ -94,9 +94,18 @@ class SqlAlchemyUnitOfWork:
         # Reads so far ran in autocommit; end SQLAlchemy's bookkeeping of them, then open
         # a real transaction on the same connection.
         self._connection.commit()
-        self._connection.execution_options(
-            isolation_level=self._connection.dialect.default_isolation_level
-        )
+        dialect = self._connection.dialect
+        try:
+            self._connection.execution_options(isolation_level=dialect.default_isolation_level)
+        except dialect.loaded_dbapi.Error as error:
+            # SQLAlchemy leaves this call's driver errors unwrapped; a connection that died
+            # while idle can fail here first.
+            disconnected = dialect.is_disconnect(error, None, None)
+            if disconnected:
+                self._connection.invalidate(error)
+            raise DBAPIError.instance(
+                None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=disconnected
+            ) from error
         return self._connection.begin()
 
     def _connect(self) -> Connection:
