@@ -38,9 +38,8 @@ def _digits_only(value: object) -> object:
     return value
 
 
-UserId = Annotated[
-    int, Path(ge=1, le=MAX_USER_ID, description="The user's id."), BeforeValidator(_digits_only)
-]
+DIGITS_ONLY = BeforeValidator(_digits_only)
+UserId = Annotated[int, Path(ge=1, le=MAX_USER_ID, description="The user's id."), DIGITS_ONLY]
 BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": TOO_LARGE}
 }
@@ -49,10 +48,8 @@ BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
 class UserQuery(BaseModel):
     """Which users to list: a page after a cursor, or the one with an address."""
 
-    limit: Annotated[int, BeforeValidator(_digits_only)] = Field(
-        50, ge=1, le=100, description="Users per page."
-    )
-    after: Annotated[int, BeforeValidator(_digits_only)] = Field(
+    limit: Annotated[int, DIGITS_ONLY] = Field(50, ge=1, le=100, description="Users per page.")
+    after: Annotated[int, DIGITS_ONLY] = Field(
         0, ge=0, le=MAX_USER_ID, description="The `next_after` of the last page."
     )
     email: OptionalEmailIn = Field(None, description="Find the user with this address, any case.")
