@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from tests.integration.postgres import postgres_server, throwaway_database
 from tests.support import free_port
 
-from users.adapters.sql.schema import upgrade_to_head
+from users.adapters.sql.schema import migrate
 
 LUA = Path(__file__).parent / "lua"
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -188,7 +188,7 @@ def users_database(label: str, users: int) -> Iterator[tuple[URL, URL]]:
         postgres_server("USERS_BENCH_DATABASE_URL") as server,
         throwaway_database(server, label) as database,
     ):
-        upgrade_to_head(database)
+        migrate(database)
         load_users(database, users)
         yield server, database
 

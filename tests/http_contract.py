@@ -63,6 +63,7 @@ class HttpContract:
             {"name": "a\u0007b", "email": "a@example.com"},
             {"name": None, "email": "a@example.com"},
             {"name": "Alice", "email": "a@" + "b" * 250 + ".com"},
+            {"name": "Alice", "email": "a" * 65 + "@example.com"},
             [],
             "text",
         ],
@@ -188,7 +189,19 @@ class HttpContract:
         assert found.json() == {"items": [user], "next_after": None}
         assert missing.json() == {"items": [], "next_after": None}
 
-    # Row 6: PATCH /users/{user_id}
+    def test_addresses_that_only_full_case_folding_would_merge_are_two_people(
+        self, client: httpx2.Client
+    ) -> None:
+        sharp = register(client, "straße@example.com")
+        double = register(client, "strasse@example.com")
+
+        found = client.get("/users/", params={"email": "Straße@Example.com"}).json()
+
+        assert sharp["id"] != double["id"]
+        assert found["items"] == [sharp]
+
+        # Row 6: PATCH /users/{user_id}
+
     def test_updating_changes_the_named_fields_and_updated_at(self, client: httpx2.Client) -> None:
         user = register(client, name="Dan")
 
@@ -257,7 +270,15 @@ class HttpContract:
         assert response.status_code == 200
         assert response.json() == {"status": "ok", "database": "ok"}
 
-    # Errors, for every endpoint
+    # Row 9: GET /health/live
+    def test_liveness_answers_without_the_database(self, client: httpx2.Client) -> None:
+        response = client.get("/health/live")
+
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+        # Errors, for every endpoint
+
     def test_a_body_over_64_kib_is_413_whether_declared_or_streamed(
         self, client: httpx2.Client
     ) -> None:
@@ -299,3 +320,4 @@ class HttpContract:
         assert codes("/users/{user_id}", "patch") >= {"200", "400", "404", "413", "422", "503"}
         assert codes("/users/{user_id}", "delete") >= {"204", "404", "422", "503"}
         assert codes("/health", "get") >= {"200", "503"}
+        assert codes("/health/live", "get") >= {"200"}

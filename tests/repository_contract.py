@@ -69,6 +69,36 @@ class RepositoryContract:
         assert found is not None
         assert found.email.address == "ΣΩΚΡΆΤΗΣ@example.gr"
 
+    @pytest.mark.parametrize(
+        ("one", "one_in_other_case", "other", "other_in_other_case"),
+        [
+            (
+                "straße@example.com",
+                "Straße@EXAMPLE.com",
+                "strasse@example.com",
+                "STRASSE@example.com",
+            ),
+            ("ﬁle@example.com", "ﬁLE@Example.com", "file@example.com", "FILE@EXAMPLE.com"),
+        ],
+    )
+    def test_addresses_that_only_full_case_folding_would_merge_are_two_people(
+        self,
+        uow: UnitOfWorkFactory,
+        one: str,
+        one_in_other_case: str,
+        other: str,
+        other_in_other_case: str,
+    ) -> None:
+        first, second = add_committed(uow, one), add_committed(uow, other)
+
+        with uow() as unit:
+            found = [
+                unit.users.get_by_email(Email.parse(address))
+                for address in (one_in_other_case, other_in_other_case)
+            ]
+
+        assert found == [first, second]
+
     def test_a_missing_user_is_none(self, uow: UnitOfWorkFactory) -> None:
         with uow() as unit:
             assert unit.users.get(MAX_USER_ID) is None

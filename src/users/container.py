@@ -3,19 +3,20 @@
 from collections.abc import Iterator
 
 from dependency_injector import containers, providers
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from users.adapters.clock import system_clock
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from users.adapters.sql.engine import EngineOptions, create_database_engine, database_url
+from users.adapters.sql.readiness import SqlStoreProbe, require_revision
+from users.adapters.sql.schema import expected_revision
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from users.domain.errors import StoreUnavailable
 from users.domain.services import UserService
 from users.settings import Settings
 
 
-def open_engine(settings: Settings) -> Iterator[Engine]:
-    """The engine for the configured database, disposed of when the container shuts down."""
+def open_engine(settings: Settings, schema_revision: str) -> Iterator[Engine]:
+    """The engine for the configured database, at `schema_revision`; disposed of at shutdown."""
     options = EngineOptions(
         pool_size=settings.concurrency,
         pool_timeout_seconds=settings.pool_timeout_seconds,
@@ -23,23 +24,9 @@ def open_engine(settings: Settings) -> Iterator[Engine]:
         statement_timeout_ms=settings.statement_timeout_ms,
     )
     engine = create_database_engine(database_url(settings.database_url.get_secret_value()), options)
+    require_revision(engine, schema_revision)
     yield engine
     engine.dispose()
-
-
-def database_answers(engine: Engine) -> bool:
-    """Whether one trivial query succeeds (after one reconnection, as for any request)."""
-    try:
-        with SqlAlchemyUnitOfWork(engine) as unit:
-            unit.execute(text("SELECT 1"), {})
-    except StoreUnavailable:
-        return False
-    return True
-
-
-def memory_answers(store: InMemoryStore) -> bool:
-    """Whether the in-memory store is switched on (tests switch it off)."""
-    return store.reachable
 
 
 class Container(containers.DeclarativeContainer):
@@ -49,17 +36,18 @@ class Container(containers.DeclarativeContainer):
     store = settings.provided.store
 
     memory_store = providers.ThreadSafeSingleton(InMemoryStore)
-    engine = providers.Resource(open_engine, settings)
+    schema_revision = providers.ThreadSafeSingleton(expected_revision)
+    engine = providers.Resource(open_engine, settings, schema_revision)
 
     unit_of_work = providers.Selector(
         store,
         memory=providers.Factory(InMemoryUnitOfWork, memory_store),
         sql=providers.Factory(SqlAlchemyUnitOfWork, engine),
     )
-    store_reachable = providers.Selector(
+    store_probe = providers.Selector(
         store,
-        memory=providers.Callable(memory_answers, memory_store),
-        sql=providers.Callable(database_answers, engine),
+        memory=memory_store.provided.status,
+        sql=providers.ThreadSafeSingleton(SqlStoreProbe, engine, schema_revision),
     )
     user_service = providers.ThreadSafeSingleton(
         UserService, unit_of_work=unit_of_work.provider, clock=system_clock

@@ -1,11 +1,19 @@
 """The service's settings, read from `USERS_*` environment variables."""
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MEMORY_URL = "memory://"
+# What an Authorization header can carry after "Bearer ": visible ASCII, no spaces.
+_SENDABLE_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+def _upper_case(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
 
 
 class Settings(BaseSettings):
@@ -31,7 +39,19 @@ class Settings(BaseSettings):
         None, description="when set, /users needs this bearer token"
     )
     log_json: bool = False
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper_case)
+    ] = "INFO"
+
+    @field_validator("api_token")
+    @classmethod
+    def _token_can_be_sent(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and not _SENDABLE_TOKEN.fullmatch(token.get_secret_value()):
+            raise PydanticCustomError(
+                "unsendable_token",
+                "must be visible ASCII characters without spaces; unset it to leave /users open",
+            )
+        return token
 
     @property
     def store(self) -> Literal["memory", "sql"]:

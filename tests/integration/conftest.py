@@ -13,7 +13,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, make_url, text
 
 from tests.integration.postgres import NoPostgres, postgres_server, throwaway_database
 from users.adapters.sql.engine import EngineOptions, create_database_engine
-from users.adapters.sql.schema import upgrade_to_head
+from users.adapters.sql.schema import migrate
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from users.container import Container
 from users.domain.ports import UnitOfWorkFactory
@@ -34,7 +34,7 @@ def server_url() -> Iterator[URL]:
 def database_url(server_url: URL) -> Iterator[URL]:
     """This run's (this xdist worker's) own database, migrated to head."""
     with throwaway_database(server_url, os.environ.get("PYTEST_XDIST_WORKER", "main")) as url:
-        upgrade_to_head(url)
+        migrate(url)
         yield url
 
 
@@ -62,6 +62,16 @@ def committed(engine: Engine) -> Iterator[Engine]:
     yield engine
     with engine.connect() as connection:
         connection.execute(text("TRUNCATE users"))
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[URL]:
+    """A database of its own, with nothing in it, on PostgreSQL and on SQLite."""
+    if request.param == "sqlite":
+        yield make_url(f"sqlite:///{tmp_path / 'empty.db'}")
+        return
+    with throwaway_database(request.getfixturevalue("server_url"), "empty") as url:
+        yield url
 
 
 def app_on(
@@ -96,7 +106,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
-    upgrade_to_head(make_url(f"sqlite:///{path}"))
+    migrate(make_url(f"sqlite:///{path}"))
     return path
 
 

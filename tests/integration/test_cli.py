@@ -1,31 +1,18 @@
 """The `users-api` command as an operator meets it."""
 
 import logging
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import URL, make_url
+from sqlalchemy import URL, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
+from tests.integration.commands import users_api
 from tests.integration.conftest import app_on
 from tests.support import free_port
+from users.adapters.sql.schema import expected_revision
 
-USERS_API = str(Path(sys.executable).parent / "users-api")
 PASSWORD = "hunter2-do-not-log"
-
-
-def users_api(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [USERS_API, *args],
-        env={**os.environ, "USERS_DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_an_unreachable_database_is_one_clear_line_without_the_password() -> None:
@@ -66,3 +53,41 @@ def test_errors_and_logs_never_show_the_password(caplog: pytest.LogCaptureFixtur
     assert [response.status_code for response in responses] == [503, 503]
     assert all(PASSWORD not in response.text for response in responses)
     assert PASSWORD not in caplog.text
+
+
+def test_migrate_says_where_the_database_is_and_what_it_did(empty_database: URL) -> None:
+    where = f"database {empty_database.render_as_string()} at schema revision {expected_revision()}"
+
+    first = users_api("migrate", database_url=empty_database)
+    again = users_api("migrate", database_url=empty_database)
+
+    assert first.returncode == again.returncode == 0
+    assert f"{where}: migrated from an empty database" in first.stderr
+    assert f"{where}: already up to date" in again.stderr
+
+
+def test_a_database_at_a_revision_this_build_does_not_know_is_refused(
+    empty_database: URL,
+) -> None:
+    assert users_api("migrate", database_url=empty_database).returncode == 0
+    with create_engine(empty_database, poolclass=NullPool).begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+
+    refused = users_api("migrate", database_url=empty_database)
+
+    assert refused.returncode != 0
+    assert "schema revision '0999', which this build does not know" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_settings_that_cannot_work_stop_the_command_in_one_line_each() -> None:
+    refused = users_api(
+        "serve", database_url="memory://", USERS_WORKERS="abc", USERS_LOG_LEVEL="loud"
+    )
+
+    assert refused.returncode != 0
+    assert refused.stderr.splitlines() == [
+        "users-api: USERS_WORKERS: Input should be a valid integer, unable to parse string as "
+        "an integer",
+        "users-api: USERS_LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'",
+    ]

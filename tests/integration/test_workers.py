@@ -3,10 +3,8 @@
 import asyncio
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO
 
 import httpx
@@ -15,10 +13,10 @@ import pytest
 from sqlalchemy import URL, Engine
 
 from tests.http_contract import HttpContract
+from tests.integration.commands import USERS_API
 from tests.integration.test_faults import MIXED_CASES, rows_with_key
 from tests.support import free_port
 
-USERS_API = str(Path(sys.executable).parent / "users-api")
 WORKERS = 2
 
 

@@ -17,6 +17,24 @@ def test_addresses_differing_only_in_letter_case_share_a_key() -> None:
     assert Email.parse("Bob@Example.com").key == Email.parse("bOB@example.COM").key
 
 
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("straße@example.com", "strasse@example.com"), ("ﬁle@example.com", "file@example.com")],
+)
+def test_addresses_that_only_full_case_folding_would_merge_are_two(one: str, other: str) -> None:
+    assert Email.parse(one).key != Email.parse(other).key
+
+
+def test_the_key_is_the_lower_case_mapping_with_greek_final_sigma() -> None:
+    assert Email.parse("ΣΩΚΡΆΤΗΣ@example.gr").key == Email.parse("σωκράτης@example.gr").key
+
+
+def test_a_local_part_may_have_64_characters_and_no_more() -> None:
+    assert Email.parse("a" * 64 + "@example.com").address == "a" * 64 + "@example.com"
+    with pytest.raises(InvalidEmail, match="too long before the @-sign"):
+        Email.parse("a" * 65 + "@example.com")
+
+
 def test_an_internationalized_domain_is_normalized_to_unicode() -> None:
     assert Email.parse("a@xn--bcher-kva.ch").address == "a@bücher.ch"
 

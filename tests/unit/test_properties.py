@@ -23,14 +23,13 @@ def parsed(address: str) -> Email:
 
 
 def _has_case_pair(char: str) -> bool:
-    folded = char.casefold()
-    return (
-        char.upper() != char.lower()
-        and char.upper().casefold() == folded == char.lower().casefold()
-    )
+    upper, lower = char.upper(), char.lower()
+    # Sigma's lower case depends on where it stands (final at the end of a word); the
+    # contract suites show that rule on whole addresses.
+    return upper != lower and upper.lower() == lower and lower.upper() == upper and upper != "Σ"
 
 
-# Letters with an upper and a lower case, from every script Unicode has.
+# Letters with an upper and a lower case that map to each other, from every script Unicode has.
 cased_letters = st.characters(categories=["Lu", "Ll"]).filter(_has_case_pair)
 local_parts = st.text(cased_letters | st.sampled_from("0123456789._-"), min_size=1, max_size=30)
 domains = st.sampled_from(["example.com", "EXAMPLE.org", "Bücher.DE", "пример.рф", "παράδειγμα.gr"])

@@ -9,6 +9,7 @@ from typing import Self
 
 from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable
 from users.domain.model import Email, NewUser, User, UserChanges
+from users.domain.ports import StoreStatus
 
 
 class InMemoryStore:
@@ -21,6 +22,10 @@ class InMemoryStore:
         self.users: dict[int, User] = {}
         self.sorted_ids: list[int] = []
         self.ids_by_key: dict[str, int] = {}
+
+    def status(self) -> StoreStatus:
+        """The `StoreProbe` of this store: it has no schema, and answers unless switched off."""
+        return StoreStatus.OK if self.reachable else StoreStatus.UNREACHABLE
 
     def put(self, user: User) -> None:
         if user.id not in self.users:

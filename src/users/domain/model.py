@@ -29,8 +29,12 @@ def parse_name(raw: str) -> str:
 
 
 def email_key(address: str) -> str:
-    """The form under which two addresses are the same one: case-folded in any script."""
-    return unicodedata.normalize("NFC", address.casefold())
+    """The form under which two addresses are one: Unicode lower-case mapping, then NFC.
+
+    This is the case mapping of PRECIS `UsernameCaseMapped` (RFC 8265). Full case folding would
+    make `straße` and `strasse`, or `ﬁle` and `file`, one mailbox; they are different people.
+    """
+    return unicodedata.normalize("NFC", address.lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +48,10 @@ class Email:
     def parse(cls, raw: str) -> Self:
         """Validate and normalize `raw` (no DNS look-up), or raise `InvalidEmail`."""
         try:
-            address = validate_email(raw.strip(), check_deliverability=False).normalized
+            # Strict mode only adds the 64-character limit of the local part.
+            address = validate_email(
+                raw.strip(), check_deliverability=False, strict=True
+            ).normalized
         except EmailNotValidError as error:
             raise InvalidEmail(str(error)) from None
         if len(address) > EMAIL_MAX_LENGTH:

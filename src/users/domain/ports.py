@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -68,3 +69,15 @@ class UnitOfWork(Protocol):
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 """Opens a new unit of work; each request gets its own."""
+
+
+class StoreStatus(StrEnum):
+    """What a readiness probe found the store to be."""
+
+    OK = "ok"
+    UNREACHABLE = "unreachable"
+    SCHEMA_OUT_OF_DATE = "schema out of date"
+
+
+StoreProbe = Callable[[], StoreStatus]
+"""Looks at the store now: whether it answers, with the schema this build expects."""

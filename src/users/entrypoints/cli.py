@@ -1,22 +1,39 @@
 """The `users-api` command: serve the API, or bring the database schema up to date."""
 
 import argparse
+import logging
+import logging.config
 import sys
 from typing import Any
 
 import uvicorn
-from sqlalchemy.exc import OperationalError
+from pydantic import ValidationError
+from sqlalchemy import URL
+from sqlalchemy.exc import DBAPIError
 
+from users.adapters.sql.adoption import ForeignSchema
 from users.adapters.sql.engine import UnsupportedDatabaseUrl, database_url
-from users.adapters.sql.schema import upgrade_to_head
+from users.adapters.sql.schema import (
+    Migration,
+    UnknownRevision,
+    expected_revision,
+    migrate,
+    revision_at,
+)
+from users.adapters.sql.stored_users import RowsRefused
 from users.entrypoints.observability import logging_config
-from users.settings import Settings
+from users.settings import MEMORY_URL, Settings
+
+log = logging.getLogger("users.startup")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; settings come from `USERS_*` variables, flags override them."""
     arguments = _parser().parse_args(argv)
-    settings = Settings()
+    settings = _settings()
+    logging.config.dictConfig(
+        logging_config(json_lines=settings.log_json, level=settings.log_level)
+    )
     try:
         if arguments.command == "migrate":
             _migrate(settings)
@@ -36,19 +53,80 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not migrate first (USERS_MIGRATE_ON_START)"
     )
-    commands.add_parser("migrate", help="bring the database schema up to date, then exit")
+    commands.add_parser(
+        "migrate",
+        help="bring the database schema up to date (adopting the replaced app's users table), "
+        "then exit",
+    )
     return parser
+
+
+def _settings() -> Settings:
+    """The settings, or an exit with one line per variable that cannot work."""
+    try:
+        return Settings()
+    except ValidationError as invalid:
+        sys.exit(
+            "\n".join(
+                f"users-api: USERS_{str(error['loc'][0]).upper()}: {error['msg']}"
+                for error in invalid.errors()
+            )
+        )
 
 
 def _migrate(settings: Settings) -> None:
     if settings.store == "memory":
+        log.info("store %s: users live in this process; nothing to migrate", MEMORY_URL)
         return
     url = database_url(settings.database_url.get_secret_value())
     try:
-        upgrade_to_head(url)
-    except OperationalError as error:
-        where = url.render_as_string(hide_password=True)
-        sys.exit(f"users-api: cannot migrate the database at {where}: {error.orig}".strip())
+        migration = migrate(url)
+    except DBAPIError as error:
+        sys.exit(f"users-api: cannot migrate the database at {_shown(url)}: {error.orig}".strip())
+    except (RowsRefused, ForeignSchema, UnknownRevision) as refusal:
+        sys.exit(f"users-api: {_shown(url)}: {refusal}")
+    log.info(
+        "database %s at schema revision %s: %s", _shown(url), migration.after, _done(migration)
+    )
+
+
+def _done(migration: Migration) -> str:
+    if migration.adopted_users is not None:
+        return (
+            f"adopted the replaced app's users table ({migration.adopted_users} users; "
+            f"new ids follow {migration.highest_adopted_id})"
+        )
+    if migration.before == migration.after:
+        return "already up to date"
+    return f"migrated from {migration.before or 'an empty database'}"
+
+
+def _report_unmigrated(settings: Settings) -> None:
+    if settings.store == "memory":
+        return
+    url = database_url(settings.database_url.get_secret_value())
+    try:
+        revision = revision_at(url)
+    except DBAPIError as error:
+        log.warning("database %s does not answer: %s", _shown(url), str(error.orig).strip())
+        return
+    expected = expected_revision()
+    if revision == expected:
+        log.info(
+            "database %s at schema revision %s: not migrated (up to date)", _shown(url), revision
+        )
+    else:
+        log.warning(
+            "database %s at schema revision %s, not migrated; this build expects %s, so /health "
+            "answers 503 until `users-api migrate` runs",
+            _shown(url),
+            revision,
+            expected,
+        )
+
+
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
 
 
 def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
@@ -57,6 +135,8 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
         sys.exit("users-api: the in-memory store lives in one process: serve it with one worker")
     if settings.migrate_on_start and not arguments.no_migrate:
         _migrate(settings)
+    else:
+        _report_unmigrated(settings)
     serve_app(
         "users.entrypoints.app:create_app",
         host=arguments.host or settings.host,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from users.container import Container
 from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable, UserNotFound
 from users.domain.model import MAX_USER_ID
+from users.domain.ports import StoreProbe, StoreStatus
 from users.domain.services import UserService
 from users.entrypoints.dependencies import Provided
 from users.entrypoints.errors import documented_errors
@@ -18,6 +19,7 @@ from users.entrypoints.schemas import (
     ErrorOut,
     HealthDownOut,
     HealthOut,
+    LiveOut,
     OptionalEmailIn,
     UserCreate,
     UserOut,
@@ -118,14 +120,27 @@ def delete_user(user_id: UserId, users: Users) -> None:
 @health_router.get(
     "/health",
     response_model=HealthOut,
-    responses={503: {"model": HealthDownOut, "description": "The database does not answer"}},
+    responses={
+        503: {
+            "model": HealthDownOut,
+            "description": "The database does not answer (`unreachable`), or its schema is not "
+            "the revision this build expects (`schema out of date`)",
+        }
+    },
 )
 @inject
-def health(reachable: Annotated[bool, Depends(Provided[Container.store_reachable])]) -> Response:
-    """Whether the service is up and its database answers."""
-    if reachable:
-        return JSONResponse({"status": "ok", "database": "ok"})
+def readiness(probe: Annotated[StoreProbe, Depends(Provided[Container.store_probe])]) -> Response:
+    """Whether the service can serve users now: its database answers, with the expected schema."""
+    database = probe()
+    if database is StoreStatus.OK:
+        return JSONResponse({"status": "ok", "database": database})
     return JSONResponse(
-        {"status": "unavailable", "database": "unreachable", "detail": "Database unavailable"},
+        {"status": "unavailable", "database": database, "detail": "Database unavailable"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
     )
+
+
+@health_router.get("/health/live", response_model=LiveOut)
+async def liveness() -> LiveOut:
+    """Whether the process answers at all; never touches the database, nor waits for a thread."""
+    return LiveOut(status="ok")

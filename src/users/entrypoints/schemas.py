@@ -131,14 +131,19 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-class HealthOut(BaseModel):
-    """The service and its database answer."""
+class LiveOut(BaseModel):
+    """The process answers."""
 
     status: str
+
+
+class HealthOut(LiveOut):
+    """The service and its database answer."""
+
     database: str
 
 
 class HealthDownOut(HealthOut):
-    """The database does not answer."""
+    """The service cannot serve users now; `database` says why."""
 
     detail: str

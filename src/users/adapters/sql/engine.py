@@ -2,9 +2,8 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlalchemy.pool import ConnectionPoolEntry
 
 # SQLAlchemy 2.1 reads a bare "postgresql://" as psycopg 3; this service ships psycopg2.
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
@@ -43,7 +42,7 @@ class EngineOptions:
 
 def create_database_engine(url: URL, options: EngineOptions) -> Engine:
     """An engine whose connections run each statement on its own until a unit of work writes."""
-    engine = create_engine(
+    return create_engine(
         url,
         isolation_level="AUTOCOMMIT",
         pool_size=options.pool_size,
@@ -55,10 +54,6 @@ def create_database_engine(url: URL, options: EngineOptions) -> Engine:
         hide_parameters=True,
         connect_args=_connect_args(url, options),
     )
-    if url.get_backend_name() == "sqlite":
-        # Readers keep reading while a writer writes.
-        event.listen(engine, "connect", _sqlite_wal)
-    return engine
 
 
 def _connect_args(url: URL, options: EngineOptions) -> dict[str, object]:
@@ -75,9 +70,3 @@ def _connect_args(url: URL, options: EngineOptions) -> dict[str, object]:
         "keepalives_count": 2,
         "tcp_user_timeout": options.connect_timeout_seconds * 1000 + options.statement_timeout_ms,
     }
-
-
-def _sqlite_wal(dbapi_connection: object, _: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()

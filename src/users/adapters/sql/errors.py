@@ -1,4 +1,4 @@
-"""Database errors, translated into the domain's."""
+"""Database errors, each condition named by one matcher, and their translation into the domain's."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,35 +9,58 @@ from users.adapters.sql.tables import EMAIL_KEY_CONSTRAINT
 from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable
 
 _DEADLOCK_DETECTED = "40P01"
+# undefined_table, undefined_column: the database has no schema of ours, or an older one.
+_SCHEMA_MISMATCHES = frozenset({"42P01", "42703"})
+_SQLITE_SCHEMA_MISMATCHES = ("no such table:", "no such column:", "table users has no column")
 
 
 @contextmanager
 def domain_errors() -> Iterator[None]:
-    """Raise the domain's error for a taken email or an unreachable database; let others through."""
+    """Raise the domain's error for a taken email or a store that cannot serve; let others by."""
     try:
         yield
     except IntegrityError as error:
-        if _violates_email_key(error):
+        if violates_email_key(error):
             raise EmailAlreadyRegistered() from None
         raise
-    except OperationalError as error:
-        if getattr(error.orig, "pgcode", None) == _DEADLOCK_DETECTED:
+    except DBAPIError as error:
+        if is_deadlock(error):
             # Every unit of work here writes one row in one statement, so two can only wait on
             # each other through the email key: two users each taking the other's address.
             # Each address is taken; PostgreSQL aborted this one first.
             raise EmailAlreadyRegistered() from None
-        raise StoreUnavailable(type(error).__name__) from None
-    except TimeoutError as error:
-        raise StoreUnavailable(type(error).__name__) from None
-    except DBAPIError as error:
-        if error.connection_invalidated:
+        if is_unreachable(error) or is_schema_mismatch(error):
             raise StoreUnavailable(type(error).__name__) from None
         raise
+    except TimeoutError as error:
+        raise StoreUnavailable(type(error).__name__) from None
 
 
-def _violates_email_key(error: IntegrityError) -> bool:
+def violates_email_key(error: IntegrityError) -> bool:
+    """Another row has this email key."""
     diagnostics = getattr(error.orig, "diag", None)
     if diagnostics is not None:  # psycopg2 names the violated constraint
         return bool(diagnostics.constraint_name == EMAIL_KEY_CONSTRAINT)
     # SQLite only says which columns: "UNIQUE constraint failed: users.email_key".
     return str(error.orig) == "UNIQUE constraint failed: users.email_key"
+
+
+def is_deadlock(error: DBAPIError) -> bool:
+    """PostgreSQL aborted this transaction to break a cycle of waits."""
+    return _sqlstate(error) == _DEADLOCK_DETECTED
+
+
+def is_unreachable(error: DBAPIError) -> bool:
+    """The connection failed, was lost, or the statement was cancelled by a timeout."""
+    return isinstance(error, OperationalError) or error.connection_invalidated
+
+
+def is_schema_mismatch(error: DBAPIError) -> bool:
+    """A table or column this build's statements name is not in the database."""
+    if (sqlstate := _sqlstate(error)) is not None:
+        return sqlstate in _SCHEMA_MISMATCHES
+    return str(error.orig).startswith(_SQLITE_SCHEMA_MISMATCHES)
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "pgcode", None)

@@ -1,31 +1,133 @@
-"""The schema, owned by the Alembic migrations shipped in this package."""
+"""The schema: owned by the Alembic migrations in this package, which `migrate` applies.
 
-from collections.abc import Callable
+A database holding the replaced app's `users` table is adopted on the way, in the same
+transaction: on PostgreSQL, and on SQLite too (its DDL is transactional once pysqlite stops
+managing transactions itself), the database ends migrated or exactly as it was.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import URL, create_engine
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import NullPool
 
+from users.adapters.clock import system_clock
+from users.adapters.sql.adoption import holds_legacy_table, put_back, take_legacy_users
 
-def upgrade_to_head(url: URL) -> None:
-    """Bring the database at `url` to the latest schema."""
-    _run(url, lambda config: command.upgrade(config, "head"))
-
-
-def downgrade_to_base(url: URL) -> None:
-    """Undo every migration: the database ends with no table of this service."""
-    _run(url, lambda config: command.downgrade(config, "base"))
+_SCRIPTS = "users.adapters.sql:migrations"
+# Any constant will do: it keeps two services that start together from migrating at once.
+_MIGRATION_LOCK = 7_203_441
 
 
-def _run(url: URL, migrate: Callable[[Config], None]) -> None:
+class UnknownRevision(Exception):
+    """The database is at a revision this build has no migration for (a newer build's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """What `migrate` found and left: revisions before and after, and any users it adopted."""
+
+    before: str | None
+    after: str
+    adopted_users: int | None = None
+    highest_adopted_id: int = 0
+
+
+def expected_revision() -> str:
+    """The revision this build's code is written for: its last migration's."""
+    head = _scripts().get_current_head()
+    assert head is not None, "the package ships its migrations"
+    return head
+
+
+def migrate(url: URL) -> Migration:
+    """Bring the database at `url` to `expected_revision()`, adopting the replaced app's table."""
+    with migration_connection(url) as connection:
+        before = current_revision(connection)
+        legacy = None
+        if before is None and holds_legacy_table(connection):
+            legacy = take_legacy_users(connection, adopted_at=system_clock())
+        _refuse_unknown(before)
+        command.upgrade(alembic_config(connection), "head")
+        if legacy is None:
+            return Migration(before, expected_revision())
+        put_back(connection, legacy)
+        return Migration(None, expected_revision(), len(legacy.rows), legacy.highest_id)
+
+
+def revision_at(url: URL) -> str | None:
+    """The schema revision of the database at `url`; `None` if it has none of this service's."""
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            config = Config()
-            config.set_main_option("script_location", "users.adapters.sql:migrations")
-            config.attributes["connection"] = connection
-            migrate(config)
-            connection.commit()
+            return current_revision(connection)
     finally:
         engine.dispose()
+
+
+def current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for this package's migrations, run on `connection` if given."""
+    config = Config()
+    config.set_main_option("script_location", _SCRIPTS)
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def migration_connection(url: URL) -> Iterator[Connection]:
+    """A connection in one transaction, committed at the end, alone among migrating services."""
+    engine = create_engine(url, poolclass=NullPool)
+    if url.get_backend_name() == "sqlite":
+        # pysqlite would commit before DDL; SQLAlchemy's documented recipe lets it through
+        # in the transaction. IMMEDIATE takes the write lock at once: migrations take turns.
+        event.listen(engine, "connect", _sqlite_leaves_transactions_to_us)
+        event.listen(
+            engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE")
+        )
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
+            yield connection
+        if url.get_backend_name() == "sqlite":
+            _write_ahead_log(engine)
+    finally:
+        engine.dispose()
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def _refuse_unknown(revision: str | None) -> None:
+    known = {script.revision for script in _scripts().walk_revisions()}
+    if revision is not None and revision not in known:
+        raise UnknownRevision(
+            f"the database is at schema revision {revision!r}, which this build does not know "
+            f"(its last is {expected_revision()!r}): serve the build that migrated it"
+        )
+
+
+def _write_ahead_log(engine: Engine) -> None:
+    # So that readers keep reading while a writer writes. The mode stays with the file, and
+    # is set once migrated: a service never writes to a database whose schema is not its own.
+    dbapi_connection = engine.raw_connection()
+    try:
+        dbapi_connection.cursor().execute("PRAGMA journal_mode=WAL")
+    finally:
+        dbapi_connection.close()
+
+
+def _sqlite_leaves_transactions_to_us(dbapi_connection: object, _: object) -> None:
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]

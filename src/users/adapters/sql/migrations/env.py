@@ -1,12 +1,18 @@
-"""Alembic's entry point: migrates the connection that `users.adapters.sql.schema` hands over."""
+"""Alembic's entry point, for `users-api migrate` and for the `alembic` command alike.
+
+`users.adapters.sql.schema` hands over its connection; the `alembic` command (`alembic.ini` at
+the top of the checkout) gets one to the database that `USERS_DATABASE_URL` names.
+"""
+
+from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
+from users.adapters.sql.engine import database_url
+from users.adapters.sql.schema import migration_connection
 from users.adapters.sql.tables import metadata
-
-# Any constant will do: it keeps two services that start together from migrating at once.
-_MIGRATION_LOCK = 7_203_441
+from users.settings import Settings
 
 
 def run_migrations(connection: Connection) -> None:
@@ -14,12 +20,16 @@ def run_migrations(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
     )
     with context.begin_transaction():
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         context.run_migrations()
 
 
-run_migrations(context.config.attributes["connection"])
+if (handed_over := context.config.attributes.get("connection")) is not None:
+    run_migrations(handed_over)
+else:
+    if context.config.config_file_name is not None:
+        fileConfig(context.config.config_file_name, disable_existing_loggers=False)
+    configured = database_url(Settings().database_url.get_secret_value())
+    with migration_connection(configured) as connection:
+        run_migrations(connection)

@@ -1,4 +1,4 @@
-"""Create the users table, with a unique key of the case-folded email address.
+"""Create the users table, with a unique key of the email address in any letter case.
 
 Revision ID: 0001
 Revises:

@@ -1,0 +1,45 @@
+"""Settings that cannot work are refused at start, in one line naming the variable."""
+
+import pytest
+
+from users.entrypoints.cli import main
+from users.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "refusal"),
+    [
+        ("USERS_API_TOKEN", "", "must be visible ASCII characters without spaces"),
+        ("USERS_WORKERS", "abc", "Input should be a valid integer"),
+        ("USERS_CONCURRENCY", "-1", "Input should be greater than or equal to 1"),
+        ("USERS_POOL_TIMEOUT_SECONDS", "0", "Input should be greater than 0"),
+        ("USERS_LOG_LEVEL", "loud", "Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+        ("USERS_LOG_JSON", "maybe", "Input should be a valid boolean"),
+    ],
+)
+def test_a_setting_that_cannot_work_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, refusal: str
+) -> None:
+    monkeypatch.setenv("USERS_DATABASE_URL", "memory://")
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(SystemExit) as refused:
+        main(["migrate"])
+
+    message = str(refused.value.code)
+    assert message.startswith(f"users-api: {variable}: {refusal}")
+    assert "\n" not in message
+
+
+def test_a_refused_token_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USERS_API_TOKEN", "s3cret but spaced")
+
+    with pytest.raises(SystemExit) as refused:
+        main(["migrate"])
+
+    assert "s3cret" not in str(refused.value.code)
+
+
+@pytest.mark.parametrize("level", ["info", "Warning", "DEBUG"])
+def test_log_levels_are_taken_in_any_case(level: str) -> None:
+    assert Settings(log_level=level).log_level == level.upper()
