@@ -200,8 +200,7 @@ class HttpContract:
         assert sharp["id"] != double["id"]
         assert found["items"] == [sharp]
 
-        # Row 6: PATCH /users/{user_id}
-
+    # Row 6: PATCH /users/{user_id}
     def test_updating_changes_the_named_fields_and_updated_at(self, client: httpx2.Client) -> None:
         user = register(client, name="Dan")
 
@@ -277,8 +276,7 @@ class HttpContract:
         assert response.status_code == 200
         assert response.json() == {"status": "ok"}
 
-        # Errors, for every endpoint
-
+    # Errors, for every endpoint
     def test_a_body_over_64_kib_is_413_whether_declared_or_streamed(
         self, client: httpx2.Client
     ) -> None:

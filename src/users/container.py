@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from users.adapters.clock import system_clock
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from users.adapters.sql.engine import EngineOptions, create_database_engine, database_url
-from users.adapters.sql.readiness import SqlStoreProbe, require_revision
+from users.adapters.sql.readiness import SqlStoreProbe
 from users.adapters.sql.schema import expected_revision
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from users.domain.services import UserService
@@ -23,8 +23,8 @@ def open_engine(settings: Settings, schema_revision: str) -> Iterator[Engine]:
         connect_timeout_seconds=settings.connect_timeout_seconds,
         statement_timeout_ms=settings.statement_timeout_ms,
     )
-    engine = create_database_engine(database_url(settings.database_url.get_secret_value()), options)
-    require_revision(engine, schema_revision)
+    url = database_url(settings.database_url.get_secret_value())
+    engine = create_database_engine(url, options, schema_revision)
     yield engine
     engine.dispose()
 

@@ -7,6 +7,8 @@ from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from users.adapters.sql.engine import UnsupportedDatabaseUrl, database_url
+
 MEMORY_URL = "memory://"
 # What an Authorization header can carry after "Bearer ": visible ASCII, no spaces.
 _SENDABLE_TOKEN = re.compile(r"[\x21-\x7e]+")
@@ -42,6 +44,18 @@ class Settings(BaseSettings):
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper_case)
     ] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_can_be_used(cls, url: SecretStr) -> SecretStr:
+        if url.get_secret_value() != MEMORY_URL:
+            try:
+                database_url(url.get_secret_value())
+            except UnsupportedDatabaseUrl as error:
+                raise PydanticCustomError(
+                    "database_url", "{reason}", {"reason": str(error)}
+                ) from None
+        return url
 
     @field_validator("api_token")
     @classmethod

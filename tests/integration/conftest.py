@@ -13,7 +13,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, make_url, text
 
 from tests.integration.postgres import NoPostgres, postgres_server, throwaway_database
 from users.adapters.sql.engine import EngineOptions, create_database_engine
-from users.adapters.sql.schema import migrate
+from users.adapters.sql.schema import expected_revision, migrate
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from users.container import Container
 from users.domain.ports import UnitOfWorkFactory
@@ -113,7 +113,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def sqlite_uow(sqlite_template: Path, tmp_path: Path) -> Iterator[UnitOfWorkFactory]:
     path = shutil.copy(sqlite_template, tmp_path / "users.db")
-    engine = create_database_engine(make_url(f"sqlite:///{path}"), EngineOptions())
+    url = make_url(f"sqlite:///{path}")
+    engine = create_database_engine(url, EngineOptions(), expected_revision())
     yield lambda: SqlAlchemyUnitOfWork(engine)
     engine.dispose()
 

@@ -2,6 +2,7 @@
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from sqlalchemy.pool import NullPool
 from tests.integration.commands import users_api
 from tests.integration.conftest import app_on
 from tests.integration.postgres import throwaway_database
-from tests.integration.test_migrations import alembic, pending_changes
-from users.adapters.sql import schema
+from tests.integration.test_migrations import alembic, alembic_command, pending_changes
+from users.adapters.sql import adoption, schema
 from users.adapters.sql.schema import expected_revision, migrate, revision_at
 
 
@@ -333,3 +334,44 @@ def test_served_on_an_older_revision_it_is_not_ready(empty_database: URL) -> Non
     alembic(empty_database, command.upgrade, "0001")
 
     assert_not_ready_and_never_a_500(empty_database)
+
+
+def test_an_old_app_that_keeps_its_table_busy_is_waited_for_briefly_then_refused(
+    legacy_postgres: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_legacy(legacy_postgres, (1, "Ada", "ada@example.com"))
+    monkeypatch.setattr(adoption, "LOCK_WAIT", "200ms")
+    old_app = create_engine(legacy_postgres, poolclass=NullPool)
+
+    with old_app.connect() as busy, busy.begin():
+        busy.execute(text("UPDATE users SET name = 'Ada L.' WHERE id = 1"))
+        with pytest.raises(adoption.TableInUse, match="stop the old app for good"):
+            migrate(legacy_postgres)
+    old_app.dispose()
+
+    assert revision_at(legacy_postgres) is None
+
+
+def test_services_starting_together_adopt_once(legacy_database: URL) -> None:
+    add_legacy(legacy_database, *((i, f"User {i}", f"user-{i}@example.com") for i in range(1, 500)))
+
+    with ThreadPoolExecutor(max_workers=2) as starting:
+        migrations = list(starting.map(migrate, [legacy_database, legacy_database]))
+
+    assert sorted(migration.adopted_users or 0 for migration in migrations) == [0, 499]
+    assert revision_at(legacy_database) == expected_revision()
+
+
+def test_the_alembic_command_leaves_the_old_database_to_users_api_migrate(
+    legacy_database: URL,
+) -> None:
+    add_legacy(legacy_database, (1, "Ada", "ada@example.com"))
+    before = snapshot(legacy_database)
+
+    upgraded = alembic_command(legacy_database, "upgrade", "head")
+
+    assert upgraded.returncode != 0
+    assert "FAILED: this database holds the replaced app's users table: adopt it with" in (
+        upgraded.stdout
+    )
+    assert snapshot(legacy_database) == before

@@ -1,6 +1,7 @@
 """The `users-api` command as an operator meets it."""
 
 import logging
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -66,17 +67,30 @@ def test_migrate_says_where_the_database_is_and_what_it_did(empty_database: URL)
     assert f"{where}: already up to date" in again.stderr
 
 
-def test_a_database_at_a_revision_this_build_does_not_know_is_refused(
-    empty_database: URL,
+@pytest.mark.parametrize(
+    ("tampering", "refusal"),
+    [
+        (
+            "UPDATE alembic_version SET version_num = '0999'",
+            "schema revision '0999', which this build does not know",
+        ),
+        (
+            "INSERT INTO alembic_version VALUES ('0001')",
+            "the database records several schema revisions",
+        ),
+    ],
+)
+def test_a_schema_revision_this_build_cannot_follow_is_refused_in_one_line(
+    empty_database: URL, tampering: str, refusal: str
 ) -> None:
     assert users_api("migrate", database_url=empty_database).returncode == 0
     with create_engine(empty_database, poolclass=NullPool).begin() as connection:
-        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+        connection.execute(text(tampering))
 
     refused = users_api("migrate", database_url=empty_database)
 
     assert refused.returncode != 0
-    assert "schema revision '0999', which this build does not know" in refused.stderr
+    assert refusal in refused.stderr
     assert "Traceback" not in refused.stderr
 
 
@@ -91,3 +105,18 @@ def test_settings_that_cannot_work_stop_the_command_in_one_line_each() -> None:
         "an integer",
         "users-api: USERS_LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'",
     ]
+
+
+def test_a_sqlite_file_that_is_no_database_is_unavailable_not_an_error(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("a shopping list, not a database\n" * 100)
+    url = make_url(f"sqlite:///{not_a_database}")
+
+    with TestClient(app_on(url)) as client:
+        users, health = client.get("/users/"), client.get("/health")
+    migrated = users_api("migrate", database_url=url)
+
+    assert (users.status_code, health.status_code) == (503, 503)
+    assert health.json()["database"] == "unreachable"
+    assert "cannot migrate the database at sqlite:///" in migrated.stderr
+    assert "file is not a database" in migrated.stderr

@@ -43,3 +43,33 @@ def test_a_refused_token_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("level", ["info", "Warning", "DEBUG"])
 def test_log_levels_are_taken_in_any_case(level: str) -> None:
     assert Settings(log_level=level).log_level == level.upper()
+
+
+@pytest.mark.parametrize(
+    ("flags", "refusal"),
+    [
+        (["--port", "70000"], "users-api: --port: Input should be less than or equal to 65535"),
+        (["--workers", "0"], "users-api: --workers: Input should be greater than or equal to 1"),
+    ],
+)
+def test_a_flag_that_cannot_work_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, flags: list[str], refusal: str
+) -> None:
+    monkeypatch.setenv("USERS_DATABASE_URL", "memory://")
+
+    with pytest.raises(SystemExit) as refused:
+        main(["serve", *flags])
+
+    assert refused.value.code == refusal
+
+
+@pytest.mark.parametrize("url", ["", "postgresql://users@db:abc/users", "not a url"])
+def test_a_database_url_that_cannot_be_read_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("USERS_DATABASE_URL", url)
+
+    with pytest.raises(SystemExit) as refused:
+        main(["migrate"])
+
+    assert refused.value.code == "users-api: USERS_DATABASE_URL: not a database URL"

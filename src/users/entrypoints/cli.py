@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from sqlalchemy import URL
 from sqlalchemy.exc import DBAPIError
 
-from users.adapters.sql.adoption import ForeignSchema
-from users.adapters.sql.engine import UnsupportedDatabaseUrl, database_url
+from users.adapters.sql.adoption import ForeignSchema, TableInUse
+from users.adapters.sql.engine import database_url
 from users.adapters.sql.schema import (
     Migration,
     UnknownRevision,
@@ -30,17 +30,14 @@ log = logging.getLogger("users.startup")
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; settings come from `USERS_*` variables, flags override them."""
     arguments = _parser().parse_args(argv)
-    settings = _settings()
+    settings = _settings(_flags(arguments))
     logging.config.dictConfig(
         logging_config(json_lines=settings.log_json, level=settings.log_level)
     )
-    try:
-        if arguments.command == "migrate":
-            _migrate(settings)
-        else:
-            _serve(settings, arguments)
-    except UnsupportedDatabaseUrl as error:
-        sys.exit(f"users-api: USERS_DATABASE_URL: {error}")
+    if arguments.command == "migrate":
+        _migrate(settings)
+    else:
+        _serve(settings)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,17 +58,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings() -> Settings:
-    """The settings, or an exit with one line per variable that cannot work."""
+def _flags(arguments: argparse.Namespace) -> dict[str, object]:
+    """The settings given as flags, which take the place of their `USERS_*` variables."""
+    given = {name: getattr(arguments, name, None) for name in ("host", "port", "workers")}
+    if getattr(arguments, "no_migrate", False):
+        given["migrate_on_start"] = False
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _settings(flags: dict[str, object]) -> Settings:
+    """The settings, or an exit with one line per setting that cannot work."""
     try:
-        return Settings()
+        return Settings(**flags)  # type: ignore[arg-type]
     except ValidationError as invalid:
         sys.exit(
-            "\n".join(
-                f"users-api: USERS_{str(error['loc'][0]).upper()}: {error['msg']}"
-                for error in invalid.errors()
-            )
+            "\n".join(_refusal(error["loc"][0], error["msg"], flags) for error in invalid.errors())
         )
+
+
+def _refusal(field: object, message: str, flags: dict[str, object]) -> str:
+    source = f"--{field}" if field in flags else f"USERS_{str(field).upper()}"
+    return f"users-api: {source}: {message}"
 
 
 def _migrate(settings: Settings) -> None:
@@ -83,7 +90,7 @@ def _migrate(settings: Settings) -> None:
         migration = migrate(url)
     except DBAPIError as error:
         sys.exit(f"users-api: cannot migrate the database at {_shown(url)}: {error.orig}".strip())
-    except (RowsRefused, ForeignSchema, UnknownRevision) as refusal:
+    except (RowsRefused, ForeignSchema, TableInUse, UnknownRevision) as refusal:
         sys.exit(f"users-api: {_shown(url)}: {refusal}")
     log.info(
         "database %s at schema revision %s: %s", _shown(url), migration.after, _done(migration)
@@ -110,6 +117,9 @@ def _report_unmigrated(settings: Settings) -> None:
     except DBAPIError as error:
         log.warning("database %s does not answer: %s", _shown(url), str(error.orig).strip())
         return
+    except UnknownRevision as unknown:
+        log.warning("database %s: %s", _shown(url), unknown)
+        return
     expected = expected_revision()
     if revision == expected:
         log.info(
@@ -129,19 +139,18 @@ def _shown(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
-    workers = arguments.workers or settings.workers
-    if workers > 1 and settings.store == "memory":
+def _serve(settings: Settings) -> None:
+    if settings.workers > 1 and settings.store == "memory":
         sys.exit("users-api: the in-memory store lives in one process: serve it with one worker")
-    if settings.migrate_on_start and not arguments.no_migrate:
+    if settings.migrate_on_start:
         _migrate(settings)
     else:
         _report_unmigrated(settings)
     serve_app(
         "users.entrypoints.app:create_app",
-        host=arguments.host or settings.host,
-        port=arguments.port or settings.port,
-        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
         logging=logging_config(json_lines=settings.log_json, level=settings.log_level),
     )
 

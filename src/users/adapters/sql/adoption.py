@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Integer, String, insert, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from users.adapters.sql.stored_users import Offence, RowsRefused, same_address
 from users.adapters.sql.tables import users
@@ -19,11 +20,18 @@ from users.domain.errors import InvalidUserData
 from users.domain.model import MAX_USER_ID, Email, parse_name
 
 _LEGACY_COLUMNS = {"id": Integer, "name": String, "email": String}
+_LOCK_NOT_AVAILABLE = "55P03"
+# How long adoption waits for the old app's transactions to let go of its table.
+LOCK_WAIT = "5s"
 T = TypeVar("T")
 
 
 class ForeignSchema(Exception):
     """A `users` table that is neither this service's nor the replaced app's."""
+
+
+class TableInUse(Exception):
+    """Another client (the old app, still running) holds the replaced app's table."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +42,9 @@ class LegacyUsers:
     highest_id: int
 
 
-def holds_legacy_table(connection: Connection) -> bool:
-    """Whether the database has the replaced app's table; a `users` of another shape is refused."""
+def find_legacy_table(connection: Connection) -> bool:
+    """Whether the database has the replaced app's table (and no schema revision of this
+    service's); raise `ForeignSchema` for a `users` table of any other shape."""
     inspector = inspect(connection)
     if not inspector.has_table("users"):
         return False
@@ -45,17 +54,17 @@ def holds_legacy_table(connection: Connection) -> bool:
         return True
     found = ", ".join(f"{name} {kind}" for name, kind in columns.items())
     raise ForeignSchema(
-        f"found a table users({found}) that is neither this service's (there is no "
-        "alembic_version table) nor the replaced app's users(id integer primary key, "
-        "name varchar, email varchar); nothing was changed"
+        f"found a table users({found}) with no schema revision of this service's, and not the "
+        "replaced app's users(id integer primary key, name varchar, email varchar); "
+        "nothing was changed"
     )
 
 
-def take_legacy_users(connection: Connection, adopted_at: datetime) -> LegacyUsers:
-    """Read and check every row of the replaced app's table, then drop it; refuse bad rows."""
+def take_out_legacy_users(connection: Connection, adopted_at: datetime) -> LegacyUsers:
+    """Check every row of the replaced app's table and drop the table, keeping its users;
+    raise `RowsRefused`, before any change, if a row breaks a rule of the service."""
     if connection.dialect.name == "postgresql":
-        # The old app, if still running, can neither write nor read half a takeover.
-        connection.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+        _lock_out_the_old_app(connection)
     stored = connection.execute(text("SELECT id, name, email FROM users ORDER BY id")).all()
     rows, offences = _checked(stored, adopted_at)
     if offences:
@@ -64,9 +73,24 @@ def take_legacy_users(connection: Connection, adopted_at: datetime) -> LegacyUse
             offences,
             "Fix or delete these rows, then run `users-api migrate` again.",
         )
-    highest_id = max([_last_id_handed_out(connection), *(row["id"] for row in rows)], default=0)
+    highest_id = max([_last_id_handed_out(connection), *(row["id"] for row in rows)])
     connection.execute(text("DROP TABLE users"))
     return LegacyUsers(rows, highest_id)
+
+
+def _lock_out_the_old_app(connection: Connection) -> None:
+    # The old app, if still running, can neither write nor read half a takeover; nor can it
+    # keep the migration (and every service starting behind it) waiting for long.
+    connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+    try:
+        connection.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+    except OperationalError as error:
+        if getattr(error.orig, "pgcode", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        raise TableInUse(
+            f"another client held the replaced app's users table for {LOCK_WAIT}: stop the "
+            "old app for good, then run `users-api migrate` again; nothing was changed"
+        ) from None
 
 
 def put_back(connection: Connection, legacy: LegacyUsers) -> None:

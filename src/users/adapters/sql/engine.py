@@ -1,9 +1,13 @@
 """Database URLs as people paste them, and engines tuned for a request-per-statement service."""
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, make_url
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from users.adapters.sql.readiness import require_revision
 
 # SQLAlchemy 2.1 reads a bare "postgresql://" as psycopg 3; this service ships psycopg2.
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
@@ -17,7 +21,7 @@ def database_url(raw: str) -> URL:
     """Parse `raw`, give PostgreSQL the installed driver, and check that its driver imports."""
     try:
         url = make_url(raw)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise UnsupportedDatabaseUrl("not a database URL") from None
     url = url.set(drivername=_DEFAULT_DRIVERS.get(url.drivername, url.drivername))
     try:
@@ -40,9 +44,10 @@ class EngineOptions:
     statement_timeout_ms: int = 5000
 
 
-def create_database_engine(url: URL, options: EngineOptions) -> Engine:
-    """An engine whose connections run each statement on its own until a unit of work writes."""
-    return create_engine(
+def create_database_engine(url: URL, options: EngineOptions, schema_revision: str) -> Engine:
+    """An engine for a database at `schema_revision`, whose connections run each statement on
+    its own until a unit of work writes."""
+    engine = create_engine(
         url,
         isolation_level="AUTOCOMMIT",
         pool_size=options.pool_size,
@@ -54,6 +59,11 @@ def create_database_engine(url: URL, options: EngineOptions) -> Engine:
         hide_parameters=True,
         connect_args=_connect_args(url, options),
     )
+    require_revision(engine, schema_revision)
+    if url.get_backend_name() == "sqlite":
+        # After the revision check, so that a file that is not this service's is left alone.
+        event.listen(engine, "connect", _write_ahead_log)
+    return engine
 
 
 def _connect_args(url: URL, options: EngineOptions) -> dict[str, object]:
@@ -70,3 +80,10 @@ def _connect_args(url: URL, options: EngineOptions) -> dict[str, object]:
         "keepalives_count": 2,
         "tcp_user_timeout": options.connect_timeout_seconds * 1000 + options.statement_timeout_ms,
     }
+
+
+def _write_ahead_log(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
+    # Readers keep reading while a writer writes.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()

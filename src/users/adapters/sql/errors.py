@@ -12,6 +12,7 @@ _DEADLOCK_DETECTED = "40P01"
 # undefined_table, undefined_column: the database has no schema of ours, or an older one.
 _SCHEMA_MISMATCHES = frozenset({"42P01", "42703"})
 _SQLITE_SCHEMA_MISMATCHES = ("no such table:", "no such column:", "table users has no column")
+_NOT_A_SQLITE_DATABASE = "file is not a database"
 
 
 @contextmanager
@@ -51,8 +52,13 @@ def is_deadlock(error: DBAPIError) -> bool:
 
 
 def is_unreachable(error: DBAPIError) -> bool:
-    """The connection failed, was lost, or the statement was cancelled by a timeout."""
-    return isinstance(error, OperationalError) or error.connection_invalidated
+    """The connection failed or was lost, a timeout cancelled the statement, or the SQLite
+    file is not a database at all."""
+    return (
+        isinstance(error, OperationalError)
+        or error.connection_invalidated
+        or str(error.orig) == _NOT_A_SQLITE_DATABASE
+    )
 
 
 def is_schema_mismatch(error: DBAPIError) -> bool:

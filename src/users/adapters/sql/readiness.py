@@ -31,6 +31,8 @@ def require_revision(engine: Engine, expected: str) -> None:
         finally:
             cursor.close()
         if revisions != [expected]:
+            # SQLAlchemy closes the connection and lets an error that is not the driver's pass
+            # through `engine.connect()` as it is: the request gets its 503.
             raise SchemaNotCurrent(f"schema revision {revisions}, expected {expected}")
 
     event.listen(engine, "connect", check)

@@ -13,19 +13,21 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 from users.adapters.clock import system_clock
-from users.adapters.sql.adoption import holds_legacy_table, put_back, take_legacy_users
+from users.adapters.sql.adoption import find_legacy_table, put_back, take_out_legacy_users
 
 _SCRIPTS = "users.adapters.sql:migrations"
 # Any constant will do: it keeps two services that start together from migrating at once.
 _MIGRATION_LOCK = 7_203_441
+# How long a migration waits for another's write lock on SQLite (its default is 5 s).
+_SQLITE_TURN_SECONDS = 600
 
 
 class UnknownRevision(Exception):
-    """The database is at a revision this build has no migration for (a newer build's)."""
+    """The database records a revision this build has no migration for (a newer build's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +51,10 @@ def migrate(url: URL) -> Migration:
     """Bring the database at `url` to `expected_revision()`, adopting the replaced app's table."""
     with migration_connection(url) as connection:
         before = current_revision(connection)
-        legacy = None
-        if before is None and holds_legacy_table(connection):
-            legacy = take_legacy_users(connection, adopted_at=system_clock())
         _refuse_unknown(before)
+        legacy = None
+        if before is None and find_legacy_table(connection):
+            legacy = take_out_legacy_users(connection, adopted_at=system_clock())
         command.upgrade(alembic_config(connection), "head")
         if legacy is None:
             return Migration(before, expected_revision())
@@ -71,7 +73,14 @@ def revision_at(url: URL) -> str | None:
 
 
 def current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    """The revision `alembic_version` records, `None` if none; refused if it records several."""
+    heads = MigrationContext.configure(connection).get_current_heads()
+    if len(heads) > 1:
+        raise UnknownRevision(
+            f"the database records several schema revisions {list(heads)}; this service's "
+            "history is one line: keep the right one in alembic_version"
+        )
+    return heads[0] if heads else None
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -85,8 +94,12 @@ def alembic_config(connection: Connection | None = None) -> Config:
 @contextmanager
 def migration_connection(url: URL) -> Iterator[Connection]:
     """A connection in one transaction, committed at the end, alone among migrating services."""
-    engine = create_engine(url, poolclass=NullPool)
-    if url.get_backend_name() == "sqlite":
+    sqlite = url.get_backend_name() == "sqlite"
+    # Another service migrating holds the lock: wait for it, as for PostgreSQL's advisory lock.
+    engine = create_engine(
+        url, poolclass=NullPool, connect_args={"timeout": _SQLITE_TURN_SECONDS} if sqlite else {}
+    )
+    if sqlite:
         # pysqlite would commit before DDL; SQLAlchemy's documented recipe lets it through
         # in the transaction. IMMEDIATE takes the write lock at once: migrations take turns.
         event.listen(engine, "connect", _sqlite_leaves_transactions_to_us)
@@ -100,8 +113,6 @@ def migration_connection(url: URL) -> Iterator[Connection]:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
                 )
             yield connection
-        if url.get_backend_name() == "sqlite":
-            _write_ahead_log(engine)
     finally:
         engine.dispose()
 
@@ -117,16 +128,6 @@ def _refuse_unknown(revision: str | None) -> None:
             f"the database is at schema revision {revision!r}, which this build does not know "
             f"(its last is {expected_revision()!r}): serve the build that migrated it"
         )
-
-
-def _write_ahead_log(engine: Engine) -> None:
-    # So that readers keep reading while a writer writes. The mode stays with the file, and
-    # is set once migrated: a service never writes to a database whose schema is not its own.
-    dbapi_connection = engine.raw_connection()
-    try:
-        dbapi_connection.cursor().execute("PRAGMA journal_mode=WAL")
-    finally:
-        dbapi_connection.close()
 
 
 def _sqlite_leaves_transactions_to_us(dbapi_connection: object, _: object) -> None:

@@ -1,4 +1,5 @@
-"""Stored users as data migrations meet them: checked by the domain's rules before any rewrite."""
+"""What adoption and migrations share about stored users: the rows that break a rule of the
+service (`Offence`), the refusal that lists them all (`RowsRefused`), and re-keying addresses."""
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable

@@ -60,7 +60,8 @@ users = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True),
     Column("name", String(NAME_MAX_LENGTH), nullable=False),
     Column("email", String(EMAIL_MAX_LENGTH), nullable=False),
-    # Case folding can lengthen an address (ß -> ss), so the key has no length limit.
+    # Lower-casing can lengthen an address (İ becomes i and a combining dot), so the key has
+    # no length limit.
     Column("email_key", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

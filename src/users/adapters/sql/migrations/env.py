@@ -7,10 +7,12 @@ the top of the checkout) gets one to the database that `USERS_DATABASE_URL` name
 from logging.config import fileConfig
 
 from alembic import context
+from alembic.util import CommandError
 from sqlalchemy import Connection
 
+from users.adapters.sql.adoption import ForeignSchema, find_legacy_table
 from users.adapters.sql.engine import database_url
-from users.adapters.sql.schema import migration_connection
+from users.adapters.sql.schema import current_revision, migration_connection
 from users.adapters.sql.tables import metadata
 from users.settings import Settings
 
@@ -20,16 +22,33 @@ def run_migrations(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        # True on SQLite too: `migration_connection` runs everything in one real transaction.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         context.run_migrations()
 
 
+def refuse_the_replaced_apps_table(connection: Connection) -> None:
+    """Only `users-api migrate` adopts it: the `alembic` command would trip over it."""
+    try:
+        replaced = current_revision(connection) is None and find_legacy_table(connection)
+    except ForeignSchema as foreign:
+        raise CommandError(str(foreign)) from None
+    if replaced:
+        raise CommandError(
+            "this database holds the replaced app's users table: adopt it with "
+            "`users-api migrate` first"
+        )
+
+
+if context.is_offline_mode():
+    raise CommandError("no --sql (offline) mode: migration 0002 computes keys from stored rows")
 if (handed_over := context.config.attributes.get("connection")) is not None:
     run_migrations(handed_over)
 else:
     if context.config.config_file_name is not None:
         fileConfig(context.config.config_file_name, disable_existing_loggers=False)
-    configured = database_url(Settings().database_url.get_secret_value())
-    with migration_connection(configured) as connection:
-        run_migrations(connection)
+    with migration_connection(database_url(Settings().database_url.get_secret_value())) as owned:
+        refuse_the_replaced_apps_table(owned)
+        run_migrations(owned)

@@ -29,6 +29,8 @@ def folded_key(address: str) -> str:
 
 
 def upgrade() -> None:
+    # The service's own rule, as it is in the build that runs this: whatever the revision a
+    # database comes from, at head its keys are the ones that build computes.
     rekey_emails(op.get_bind(), email_key)
 
 
