@@ -30,6 +30,8 @@ class QueryTap:
             kind, payload = message
             if kind == b"Q":
                 self.queries.append(payload.rstrip(b"\0").decode())
+            elif kind == b"X":  # Terminate: a next connection begins with its startup packet
+                self._started = False
 
     def _next_message(self) -> tuple[bytes, bytes] | None:
         if not self._started:  # the startup packet has a length but no type byte
