@@ -1,4 +1,4 @@
-"""The HTTP contract of `shared/api.md`, run against the in-memory store and PostgreSQL alike.
+"""The HTTP contract of `docs/api.md`, run against the in-memory store and PostgreSQL alike.
 
 A test class inherits `HttpContract` and provides a `client` fixture: a `TestClient` of an app
 whose store is empty.

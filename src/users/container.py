@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from users.adapters.clock import system_clock
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from users.adapters.sql.engine import EngineOptions, create_database_engine, database_url
+from users.adapters.sql.engine import EngineOptions, create_database_engine
 from users.adapters.sql.readiness import SqlStoreProbe
 from users.adapters.sql.schema import expected_revision
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
@@ -23,8 +23,7 @@ def open_engine(settings: Settings, schema_revision: str) -> Iterator[Engine]:
         connect_timeout_seconds=settings.connect_timeout_seconds,
         statement_timeout_ms=settings.statement_timeout_ms,
     )
-    url = database_url(settings.database_url.get_secret_value())
-    engine = create_database_engine(url, options, schema_revision)
+    engine = create_database_engine(settings.database, options, schema_revision)
     yield engine
     engine.dispose()
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import URL
 
 from users.adapters.sql.engine import UnsupportedDatabaseUrl, database_url
 
@@ -66,6 +67,11 @@ class Settings(BaseSettings):
                 "must be visible ASCII characters without spaces; unset it to leave /users open",
             )
         return token
+
+    @property
+    def database(self) -> URL:
+        """`database_url` parsed, with the installed PostgreSQL driver; not for `memory://`."""
+        return database_url(self.database_url.get_secret_value())
 
     @property
     def store(self) -> Literal["memory", "sql"]:

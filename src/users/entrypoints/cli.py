@@ -12,7 +12,6 @@ from sqlalchemy import URL
 from sqlalchemy.exc import DBAPIError
 
 from users.adapters.sql.adoption import ForeignSchema, TableInUse
-from users.adapters.sql.engine import database_url
 from users.adapters.sql.schema import (
     Migration,
     UnknownRevision,
@@ -85,7 +84,7 @@ def _migrate(settings: Settings) -> None:
     if settings.store == "memory":
         log.info("store %s: users live in this process; nothing to migrate", MEMORY_URL)
         return
-    url = database_url(settings.database_url.get_secret_value())
+    url = settings.database
     try:
         migration = migrate(url)
     except DBAPIError as error:
@@ -111,7 +110,7 @@ def _done(migration: Migration) -> str:
 def _report_unmigrated(settings: Settings) -> None:
     if settings.store == "memory":
         return
-    url = database_url(settings.database_url.get_secret_value())
+    url = settings.database
     try:
         revision = revision_at(url)
     except DBAPIError as error:

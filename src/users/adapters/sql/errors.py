@@ -15,6 +15,10 @@ _SQLITE_SCHEMA_MISMATCHES = ("no such table:", "no such column:", "table users h
 _NOT_A_SQLITE_DATABASE = "file is not a database"
 
 
+class SchemaNotCurrent(StoreUnavailable):
+    """The database answers, but not with the schema revision this build was written for."""
+
+
 @contextmanager
 def domain_errors() -> Iterator[None]:
     """Raise the domain's error for a taken email or a store that cannot serve; let others by."""
@@ -30,7 +34,9 @@ def domain_errors() -> Iterator[None]:
             # each other through the email key: two users each taking the other's address.
             # Each address is taken; PostgreSQL aborted this one first.
             raise EmailAlreadyRegistered() from None
-        if is_unreachable(error) or is_schema_mismatch(error):
+        if is_schema_mismatch(error):
+            raise SchemaNotCurrent(type(error).__name__) from None
+        if is_unreachable(error):
             raise StoreUnavailable(type(error).__name__) from None
         raise
     except TimeoutError as error:

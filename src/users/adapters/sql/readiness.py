@@ -2,18 +2,15 @@
 
 from typing import Any
 
-from sqlalchemy import Engine, event
-from sqlalchemy.exc import DBAPIError, TimeoutError
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import DBAPIError
 
-from users.adapters.sql.errors import is_schema_mismatch
+from users.adapters.sql.errors import SchemaNotCurrent
+from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from users.domain.errors import StoreUnavailable
 from users.domain.ports import StoreStatus
 
 _REVISIONS = "SELECT version_num FROM alembic_version"
-
-
-class SchemaNotCurrent(StoreUnavailable):
-    """The database answers, but at a schema revision other than this build's."""
 
 
 def require_revision(engine: Engine, expected: str) -> None:
@@ -39,7 +36,7 @@ def require_revision(engine: Engine, expected: str) -> None:
 
 
 class SqlStoreProbe:
-    """The `StoreProbe` of a SQL database: one query, on a connection of the service's pool."""
+    """The `StoreProbe` of a SQL database: one query, through a unit of work as any request."""
 
     def __init__(self, engine: Engine, expected_revision: str) -> None:
         self._engine = engine
@@ -47,29 +44,13 @@ class SqlStoreProbe:
 
     def __call__(self) -> StoreStatus:
         try:
-            revisions = self._revisions()
+            with SqlAlchemyUnitOfWork(self._engine) as unit:
+                revisions = list(unit.execute(text(_REVISIONS), {}).scalars())
         except SchemaNotCurrent:
             return StoreStatus.SCHEMA_OUT_OF_DATE
-        except DBAPIError as error:
-            if is_schema_mismatch(error):
-                return StoreStatus.SCHEMA_OUT_OF_DATE
-            return StoreStatus.UNREACHABLE
-        except TimeoutError:
+        except (StoreUnavailable, DBAPIError):
+            # Whatever else the database answers (a permission refused, say), it cannot serve.
             return StoreStatus.UNREACHABLE
         if revisions != self._expected:
             return StoreStatus.SCHEMA_OUT_OF_DATE
         return StoreStatus.OK
-
-    def _revisions(self) -> list[str]:
-        try:
-            return self._read_revisions()
-        except DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-        # The pooled connection had died while idle (a restart, a killed backend); as for any
-        # request, a fresh one gets one more try.
-        return self._read_revisions()
-
-    def _read_revisions(self) -> list[str]:
-        with self._engine.connect() as connection:
-            return list(connection.exec_driver_sql(_REVISIONS).scalars())

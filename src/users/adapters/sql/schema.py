@@ -8,6 +8,7 @@ managing transactions itself), the database ends migrated or exactly as it was.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
 from alembic import command
 from alembic.config import Config
@@ -117,6 +118,7 @@ def migration_connection(url: URL) -> Iterator[Connection]:
         engine.dispose()
 
 
+@cache
 def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
 

@@ -11,7 +11,6 @@ from alembic.util import CommandError
 from sqlalchemy import Connection
 
 from users.adapters.sql.adoption import ForeignSchema, find_legacy_table
-from users.adapters.sql.engine import database_url
 from users.adapters.sql.schema import current_revision, migration_connection
 from users.adapters.sql.tables import metadata
 from users.settings import Settings
@@ -49,6 +48,6 @@ if (handed_over := context.config.attributes.get("connection")) is not None:
 else:
     if context.config.config_file_name is not None:
         fileConfig(context.config.config_file_name, disable_existing_loggers=False)
-    with migration_connection(database_url(Settings().database_url.get_secret_value())) as owned:
+    with migration_connection(Settings().database) as owned:
         refuse_the_replaced_apps_table(owned)
         run_migrations(owned)
