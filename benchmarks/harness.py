@@ -172,10 +172,6 @@ def service_command(port: int) -> list[str]:
     return [users_api, "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)]
 
 
-def floor_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "benchmarks.floor_app", "--port", str(port)]
-
-
 def database_environment(database: URL) -> dict[str, str]:
     return {"USERS_DATABASE_URL": database.render_as_string(hide_password=False)}
 
@@ -204,17 +200,20 @@ def service_on(database: URL, **settings: str) -> Iterator[Server]:
         yield server
 
 
-def floor() -> contextlib.AbstractContextManager[Server]:
-    """The framework floor, served as the service is."""
+def floor(kind: str, database: URL, name: str) -> contextlib.AbstractContextManager[Server]:
+    """A reference server from `benchmarks.floors`, served as the service is, on `database`."""
     port = free_port()
-    return serving("floor", floor_command(port), {}, port)
+    command = [sys.executable, "-m", "benchmarks.floors", kind, "--port", str(port)]
+    return serving(name, command, database_environment(database), port)
 
 
-def argument_parser(description: str | None) -> argparse.ArgumentParser:
+def argument_parser(
+    description: str | None, *, seconds: int = 15, repeats: int = 3
+) -> argparse.ArgumentParser:
     """The options every benchmark takes: how long a run lasts, and how many runs."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=int, default=15, help="length of each run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
+    parser.add_argument("--seconds", type=int, default=seconds, help="length of each run")
+    parser.add_argument("--repeats", type=int, default=repeats, help="runs of each measurement")
     return parser

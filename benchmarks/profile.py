@@ -1,10 +1,11 @@
-"""`make profile`: where the service's CPU goes under the benchmark's load, next to the floor's.
+"""`make profile`: where the service's CPU goes under the benchmark's load, next to the SQLAlchemy
+floor's (the same statements through SQLAlchemy Core, straight from the route).
 
     python -m benchmarks.profile [--seconds 15]
 
-For the service and the floor under GET and POST: CPU per request split into user and kernel
-time, context switches per request, and (for the service) a py-spy profile of the thread that
-holds the GIL, summed into buckets. Needs py-spy (a dev dependency) and permission to attach.
+For both under GET and POST: CPU per request split into user and kernel time, context switches
+per request, and µs per request of GIL-holding time (py-spy samples) by the innermost frame's
+package. Needs py-spy (a dev dependency) and permission to attach.
 """
 
 import collections
@@ -27,6 +28,7 @@ from benchmarks.harness import (
 )
 
 USERS = 10_000
+RATE = 250  # py-spy samples per second
 # First match wins: a sample is charged to the innermost frame's bucket, by module path.
 BUCKETS = [
     ("database driver (psycopg2)", ("psycopg2/",)),
@@ -55,13 +57,14 @@ def main() -> None:
     with (
         users_database("profile", USERS) as (_, database),
         service_on(database) as service,
-        floor() as framework,
+        floor("sqlalchemy", database, "SQLAlchemy floor") as reference,
     ):
         for lua in ("get", "post"):
-            costs = {
-                server.name: _costs(server, lua, options.seconds) for server in (service, framework)
+            servers = (service, reference)
+            costs = {server.name: _costs(server, lua, options.seconds) for server in servers}
+            buckets = {
+                server.name: _profile(spy, server, lua, options.seconds) for server in servers
             }
-            buckets = _profile(spy, service, lua, options.seconds)
             _report(lua.upper(), costs, buckets)
 
 
@@ -93,15 +96,15 @@ def _readings(pid: int) -> tuple[int, int, dict[str, int]]:
     return int(fields[11]), int(fields[12]), switches
 
 
-def _profile(spy: str, service: Server, lua: str, seconds: int) -> dict[str, float]:
-    """Share of GIL-holding samples per bucket, while the service is under load."""
+def _profile(spy: str, server: Server, lua: str, seconds: int) -> dict[str, float]:
+    """µs per request during which each bucket's code held the GIL, while `server` is loaded."""
     with tempfile.NamedTemporaryFile(suffix=".txt") as output:
-        command = [spy, "record", "--pid", str(service.pid), "--gil", "--nonblocking"]
+        command = [spy, "record", "--pid", str(server.pid), "--gil", "--nonblocking"]
         recorder = subprocess.Popen(
             [
                 *command,
                 "--rate",
-                "250",
+                str(RATE),
                 "--duration",
                 str(seconds),
                 "--format",
@@ -112,14 +115,15 @@ def _profile(spy: str, service: Server, lua: str, seconds: int) -> dict[str, flo
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        load(service, lua, *_args(lua), seconds=seconds + 2, connections=32)
+        # The load outlasts the recording by a second on each side.
+        requests = load(server, lua, *_args(lua), seconds=seconds + 2, connections=32).requests
         recorder.wait(timeout=60)
         samples: collections.Counter[str] = collections.Counter()
         for line in Path(output.name).read_text().splitlines():
             stack, _, count = line.rpartition(" ")
             samples[_bucket(stack.split(";")[-1])] += int(count)
-    total = sum(samples.values()) or 1
-    return {bucket: 100 * count / total for bucket, count in samples.most_common()}
+    recorded_requests = requests * seconds / (seconds + 2)
+    return {bucket: count / RATE / recorded_requests * 1e6 for bucket, count in samples.items()}
 
 
 def _bucket(frame: str) -> str:
@@ -129,13 +133,18 @@ def _bucket(frame: str) -> str:
     return "other (interpreter, standard library)"
 
 
-def _report(label: str, costs: dict[str, Costs], buckets: dict[str, float]) -> None:
+def _report(label: str, costs: dict[str, Costs], buckets: dict[str, dict[str, float]]) -> None:
     print(f"\n{label}: CPU per request    user µs  kernel µs  context switches")
     for name, cost in costs.items():
         print(f"  {name:22}{cost.user_us:11.0f}{cost.kernel_us:11.0f}{cost.switches:18.1f}")
-    print("  service, samples holding the GIL, by the innermost frame:")
-    for bucket, share in buckets.items():
-        print(f"    {share:5.1f}%  {bucket}")
+    names = list(buckets)
+    print(f"  µs per request holding the GIL, by the innermost frame: {' / '.join(names)}")
+    order = sorted({bucket for shares in buckets.values() for bucket in shares})
+    for bucket in sorted(order, key=lambda bucket: -buckets[names[0]].get(bucket, 0)):
+        figures = "".join(f"{buckets[name].get(bucket, 0.0):8.0f}" for name in names)
+        print(f"  {figures}  {bucket}")
+    totals = "".join(f"{sum(buckets[name].values()):8.0f}" for name in names)
+    print(f"  {totals}  in all")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tests.support import MOMENT, new_user, random_email
-from users.domain.errors import EmailAlreadyRegistered
+from users.domain.errors import EmailAlreadyRegistered, WriteInReadOnlyUnit
 from users.domain.model import MAX_USER_ID, Email, User, UserChanges
 from users.domain.ports import UnitOfWorkFactory
 
@@ -197,3 +197,19 @@ class RepositoryContract:
 
             assert unit.users.get(user.id) == user
             assert unit.users.get_by_email(user.email) == user
+
+    def test_a_read_only_unit_reads_and_refuses_every_write(self, uow: UnitOfWorkFactory) -> None:
+        user = add_committed(uow)
+        changes = UserChanges(updated_at=LATER, name="Changed")
+
+        with uow(read_only=True) as unit:
+            assert unit.users.get(user.id) == user
+            with pytest.raises(WriteInReadOnlyUnit):
+                unit.users.add(new_user())
+            with pytest.raises(WriteInReadOnlyUnit):
+                unit.users.update(user.id, changes)
+            with pytest.raises(WriteInReadOnlyUnit):
+                unit.users.remove(user.id)
+
+        with uow(read_only=True) as unit:
+            assert unit.users.list_page(after=0, limit=10) == [user]

@@ -3,11 +3,10 @@
 from collections.abc import Iterator
 
 from dependency_injector import containers, providers
-from sqlalchemy import Engine
 
 from users.adapters.clock import system_clock
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from users.adapters.sql.engine import EngineOptions, create_database_engine
+from users.adapters.sql.engine import EngineOptions, Engines, create_engines
 from users.adapters.sql.readiness import SqlStoreProbe
 from users.adapters.sql.schema import expected_revision
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
@@ -15,17 +14,17 @@ from users.domain.services import UserService
 from users.settings import Settings
 
 
-def open_engine(settings: Settings, schema_revision: str) -> Iterator[Engine]:
-    """The engine for the configured database, at `schema_revision`; disposed of at shutdown."""
+def open_engines(settings: Settings, schema_revision: str) -> Iterator[Engines]:
+    """The engines for the configured database, at `schema_revision`; disposed of at shutdown."""
     options = EngineOptions(
         pool_size=settings.concurrency,
         pool_timeout_seconds=settings.pool_timeout_seconds,
         connect_timeout_seconds=settings.connect_timeout_seconds,
         statement_timeout_ms=settings.statement_timeout_ms,
     )
-    engine = create_database_engine(settings.database, options, schema_revision)
-    yield engine
-    engine.dispose()
+    engines = create_engines(settings.database, options, schema_revision)
+    yield engines
+    engines.dispose()
 
 
 class Container(containers.DeclarativeContainer):
@@ -36,17 +35,17 @@ class Container(containers.DeclarativeContainer):
 
     memory_store = providers.ThreadSafeSingleton(InMemoryStore)
     schema_revision = providers.ThreadSafeSingleton(expected_revision)
-    engine = providers.Resource(open_engine, settings, schema_revision)
+    engines = providers.Resource(open_engines, settings, schema_revision)
 
     unit_of_work = providers.Selector(
         store,
         memory=providers.Factory(InMemoryUnitOfWork, memory_store),
-        sql=providers.Factory(SqlAlchemyUnitOfWork, engine),
+        sql=providers.Factory(SqlAlchemyUnitOfWork, engines),
     )
     store_probe = providers.Selector(
         store,
         memory=memory_store.provided.status,
-        sql=providers.ThreadSafeSingleton(SqlStoreProbe, engine, schema_revision),
+        sql=providers.ThreadSafeSingleton(SqlStoreProbe, engines.provided.reads, schema_revision),
     )
     user_service = providers.ThreadSafeSingleton(
         UserService, unit_of_work=unit_of_work.provider, clock=system_clock

@@ -2,17 +2,18 @@
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import URL, Connection, Engine, create_engine, make_url, text
+from sqlalchemy import URL, Engine, create_engine, make_url, text
 
 from tests.integration.postgres import NoPostgres, postgres_server, throwaway_database
-from users.adapters.sql.engine import EngineOptions, create_database_engine
+from users.adapters.sql.engine import EngineOptions, Engines, create_engines
 from users.adapters.sql.schema import expected_revision, migrate
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from users.container import Container
@@ -46,22 +47,20 @@ def engine(database_url: URL) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def connection(engine: Engine) -> Iterator[Connection]:
-    """A connection in a transaction that is rolled back after the test, whatever it committed."""
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level=connection.dialect.default_isolation_level)
-        transaction = connection.begin()
-        yield connection
-        transaction.rollback()
+@pytest.fixture(scope="session")
+def engines(database_url: URL) -> Iterator[Engines]:
+    """The service's own engines on the test database, shared by the tests."""
+    engines = create_engines(database_url, EngineOptions(), expected_revision())
+    yield engines
+    engines.dispose()
 
 
 @pytest.fixture
 def committed(engine: Engine) -> Iterator[Engine]:
-    """The engine, for tests whose data must really be committed; the table is emptied after."""
+    """The engine, for tests whose data is really committed; the table is emptied after."""
     yield engine
     with engine.connect() as connection:
-        connection.execute(text("TRUNCATE users"))
+        connection.execute(text("DELETE FROM users"))
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -86,15 +85,9 @@ def app_on(
 
 
 @pytest.fixture
-def app(database_url: URL, engine: Engine, connection: Connection) -> FastAPI:
-    """The whole service on PostgreSQL, its units of work joined into the rolled-back connection."""
-    return app_on(
-        database_url,
-        {
-            "engine": providers.Object(engine),
-            "unit_of_work": providers.Factory(SqlAlchemyUnitOfWork, connection),
-        },
-    )
+def app(database_url: URL, engines: Engines, committed: Engine) -> FastAPI:
+    """The whole service on PostgreSQL, on the shared engines; the table is emptied after."""
+    return app_on(database_url, {"engines": providers.Object(engines)})
 
 
 @pytest.fixture
@@ -114,9 +107,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sqlite_uow(sqlite_template: Path, tmp_path: Path) -> Iterator[UnitOfWorkFactory]:
     path = shutil.copy(sqlite_template, tmp_path / "users.db")
     url = make_url(f"sqlite:///{path}")
-    engine = create_database_engine(url, EngineOptions(), expected_revision())
-    yield lambda: SqlAlchemyUnitOfWork(engine)
-    engine.dispose()
-
-
-UnitOfWorkOn = Callable[[Connection], UnitOfWorkFactory]
+    engines = create_engines(url, EngineOptions(), expected_revision())
+    yield partial(SqlAlchemyUnitOfWork, engines)
+    engines.dispose()

@@ -1,20 +1,66 @@
 """The repository contract, against SQLite and PostgreSQL."""
 
+import contextlib
+from collections.abc import Callable
+from functools import partial
+
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Engine, event
 
 from tests.repository_contract import RepositoryContract
+from tests.support import SteppingClock, random_email
+from users.adapters.sql.engine import Engines
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from users.domain.errors import DomainError
+from users.domain.model import Email
 from users.domain.ports import UnitOfWorkFactory
+from users.domain.services import UserService
 
 
 class TestPostgresRepository(RepositoryContract):
     @pytest.fixture
-    def uow(self, connection: Connection) -> UnitOfWorkFactory:
-        return lambda: SqlAlchemyUnitOfWork(connection)
+    def uow(self, engines: Engines, committed: Engine) -> UnitOfWorkFactory:
+        return partial(SqlAlchemyUnitOfWork, engines)
 
 
 class TestSqliteRepository(RepositoryContract):
     @pytest.fixture
     def uow(self, sqlite_uow: UnitOfWorkFactory) -> UnitOfWorkFactory:
         return sqlite_uow
+
+
+def test_every_write_is_one_statement_so_deadlocks_can_only_be_over_addresses(
+    engines: Engines, committed: Engine
+) -> None:
+    """Two such units can only wait on each other in a cycle through email keys, which is why
+    the adapter answers a deadlock with "Email already registered"."""
+    service = UserService(
+        unit_of_work=partial(SqlAlchemyUnitOfWork, engines), clock=SteppingClock()
+    )
+    taken = service.register(name="Taken", email=Email.parse(random_email()))
+    user = service.register(name="Alice", email=Email.parse(random_email()))
+    writes: list[Callable[[], object]] = [
+        lambda: service.register(name="Bob", email=Email.parse(random_email())),
+        lambda: service.register(name="Bob", email=taken.email),
+        lambda: service.update(user_id=user.id, name="Alicia", email=Email.parse(random_email())),
+        lambda: service.update(user_id=user.id, email=taken.email),
+        lambda: service.delete(user_id=user.id),
+        lambda: service.delete(user_id=user.id),
+    ]
+    statements: list[str] = []
+
+    def record(*execution: object) -> None:
+        statements.append(str(execution[2]))
+
+    event.listen(engines.writes, "before_cursor_execute", record)
+    try:
+        counts = []
+        for write in writes:
+            statements.clear()
+            with contextlib.suppress(DomainError):
+                write()
+            counts.append(len(statements))
+    finally:
+        event.remove(engines.writes, "before_cursor_execute", record)
+
+    assert counts == [1] * len(writes)

@@ -3,6 +3,7 @@
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import psycopg2
@@ -58,7 +59,7 @@ def store() -> InMemoryStore:
 
 @pytest.fixture
 def uow(store: InMemoryStore) -> UnitOfWorkFactory:
-    return lambda: InMemoryUnitOfWork(store)
+    return partial(InMemoryUnitOfWork, store)
 
 
 @pytest.fixture

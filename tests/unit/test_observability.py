@@ -9,8 +9,9 @@ from dependency_injector import providers
 from fastapi.testclient import TestClient
 
 from users.container import Container
+from users.domain.errors import UserNotFound
 from users.entrypoints.app import create_app
-from users.entrypoints.observability import JsonFormatter
+from users.entrypoints.observability import JsonFormatter, RequestIdFilter
 from users.settings import Settings
 
 
@@ -74,6 +75,29 @@ def test_an_unhandled_error_is_a_bare_500_logged_once_with_its_traceback(
     [error] = [r for r in caplog.records if r.name == "users.error"]
     assert error.exc_info is not None
     assert error.request_id == "crash-1"  # type: ignore[attr-defined]
+
+
+class ChattyService:
+    def get(self, *, user_id: int) -> None:
+        logging.getLogger("users.chatty").warning("looking for user %d", user_id)
+        raise UserNotFound(user_id)
+
+
+def test_a_line_written_while_a_request_runs_carries_its_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    container = Container(
+        settings=providers.Object(Settings(database_url="memory://")),
+        user_service=providers.Object(ChattyService()),
+    )
+    caplog.handler.addFilter(RequestIdFilter())
+    with TestClient(create_app(container)) as client:
+        client.get("/users/7", headers={"X-Request-ID": "chatty-7"})
+    logging.getLogger("users.chatty").warning("between requests")
+
+    during, after = [r for r in caplog.records if r.name == "users.chatty"]
+    assert (during.getMessage(), during.request_id) == ("looking for user 7", "chatty-7")  # type: ignore[attr-defined]
+    assert after.request_id == "-"  # type: ignore[attr-defined]
 
 
 def test_json_log_lines_carry_the_request_fields_and_the_traceback() -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
-from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable
+from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable, WriteInReadOnlyUnit
 from users.domain.model import Email, NewUser, User, UserChanges
 from users.domain.ports import StoreStatus
 
@@ -42,11 +42,15 @@ class InMemoryStore:
 class InMemoryUserRepository:
     """The users of an `InMemoryStore`, seen from one unit of work that can undo its writes."""
 
-    def __init__(self, store: InMemoryStore, undo_log: list[Callable[[], None]]) -> None:
+    def __init__(
+        self, store: InMemoryStore, undo_log: list[Callable[[], None]], *, read_only: bool
+    ) -> None:
         self._store = store
         self._undo_log = undo_log
+        self._read_only = read_only
 
     def add(self, new_user: NewUser) -> User:
+        self._refuse_read_only("add")
         self._refuse_taken(new_user.email, owner_id=None)
         # Like a database sequence, the counter is not rolled back: ids are never reused.
         self._store.last_id += 1
@@ -73,6 +77,7 @@ class InMemoryUserRepository:
         return [self._store.users[i] for i in self._store.sorted_ids[start : start + limit]]
 
     def update(self, user_id: int, changes: UserChanges) -> User | None:
+        self._refuse_read_only("update")
         current = self._store.users.get(user_id)
         if current is None:
             return None
@@ -89,12 +94,17 @@ class InMemoryUserRepository:
         return updated
 
     def remove(self, user_id: int) -> bool:
+        self._refuse_read_only("remove")
         user = self._store.users.get(user_id)
         if user is None:
             return False
         self._store.drop(user)
         self._undo_log.append(lambda: self._store.put(user))
         return True
+
+    def _refuse_read_only(self, write: str) -> None:
+        if self._read_only:
+            raise WriteInReadOnlyUnit(write)
 
     def _refuse_taken(self, email: Email, *, owner_id: int | None) -> None:
         if self._store.ids_by_key.get(email.key, owner_id) != owner_id:
@@ -110,8 +120,9 @@ class InMemoryUnitOfWork:
 
     users: InMemoryUserRepository
 
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: InMemoryStore, *, read_only: bool = False) -> None:
         self._store = store
+        self._read_only = read_only
         self._undo_log: list[Callable[[], None]] = []
 
     def __enter__(self) -> Self:
@@ -119,7 +130,7 @@ class InMemoryUnitOfWork:
             raise StoreUnavailable("the in-memory store is switched off")
         self._store.lock.acquire()
         self._undo_log.clear()
-        self.users = InMemoryUserRepository(self._store, self._undo_log)
+        self.users = InMemoryUserRepository(self._store, self._undo_log, read_only=self._read_only)
         return self
 
     def __exit__(

@@ -27,3 +27,7 @@ class EmailAlreadyRegistered(DomainError):
 
 class StoreUnavailable(DomainError):
     """The user store cannot be reached; the request may succeed later."""
+
+
+class WriteInReadOnlyUnit(Exception):
+    """A unit of work opened read-only was asked to write: a bug in the caller, not bad input."""

@@ -67,8 +67,13 @@ class UnitOfWork(Protocol):
         ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
-"""Opens a new unit of work; each request gets its own."""
+class UnitOfWorkFactory(Protocol):
+    """Opens a new unit of work; each request gets its own."""
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit opened `read_only` may skip the transaction, and refuses every write with
+        `WriteInReadOnlyUnit`."""
+        ...
 
 
 class StoreStatus(StrEnum):

@@ -32,7 +32,7 @@ class UserService:
 
     def get(self, *, user_id: int) -> User:
         """The user with this id; raise `UserNotFound` if there is none."""
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             user = uow.users.get(user_id)
         if user is None:
             raise UserNotFound(user_id)
@@ -40,12 +40,12 @@ class UserService:
 
     def find_by_email(self, *, email: Email) -> User | None:
         """The user registered under this address, in any letter case."""
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             return uow.users.get_by_email(email)
 
     def list_page(self, *, after: int, limit: int) -> UserPage:
         """Up to `limit` users with ids after `after`; the cursor is `None` on the last page."""
-        with self._unit_of_work() as uow:
+        with self._unit_of_work(read_only=True) as uow:
             # One extra row tells whether another page follows, without a count.
             users = uow.users.list_page(after=after, limit=limit + 1)
         if len(users) > limit:

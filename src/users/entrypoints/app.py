@@ -20,17 +20,21 @@ from users.entrypoints.security import bearer_token_guard
 def create_app(container: Container | None = None) -> FastAPI:
     """The users API over `container` (by default, one built from the environment)."""
     container = container or Container()
-    container.wire(modules=[routes])
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The routes' markers are patched for as long as this app serves, and no longer.
+        container.wire(modules=[routes])
         # Sync routes run in AnyIO's thread pool; as many threads as pooled connections means
         # no request ever waits for a connection while holding a thread.
         to_thread.current_default_thread_limiter().total_tokens = container.settings().concurrency
         if container.store() == "sql":
-            container.engine.init()  # before the first request, not racing in threads
-        yield
-        container.shutdown_resources()
+            container.engines.init()  # before the first request, not racing in threads
+        try:
+            yield
+        finally:
+            container.shutdown_resources()
+            container.unwire()
 
     app = FastAPI(
         title="Users API",

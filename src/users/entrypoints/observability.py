@@ -6,6 +6,7 @@ import os
 import re
 import time
 import traceback
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -17,6 +18,8 @@ _ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "request_id")
 
 access_log = logging.getLogger("users.access")
 error_log = logging.getLogger("users.error")
+# The id of the request this task or thread serves; the thread pool copies it into routes.
+_serving: ContextVar[str] = ContextVar("request_id", default="-")
 
 
 class RequestContextMiddleware:
@@ -31,6 +34,7 @@ class RequestContextMiddleware:
             return
         request_id = _request_id(scope)
         fields: dict[str, Any] = {"request_id": request_id.decode()}
+        serving = _serving.set(fields["request_id"])
         started = time.perf_counter()
         status = 0
 
@@ -58,10 +62,9 @@ class RequestContextMiddleware:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             }
             access_log.info(
-                "%(method)s %(path)s %(status)d %(duration_ms)sms %(request_id)s",
-                fields,
-                extra=fields,
+                "%(method)s %(path)s %(status)d %(duration_ms)sms", fields, extra=fields
             )
+            _serving.reset(serving)
 
 
 def _request_id(scope: Scope) -> bytes:
@@ -69,6 +72,15 @@ def _request_id(scope: Scope) -> bytes:
         if name == REQUEST_ID_HEADER and _SANE_REQUEST_ID.fullmatch(value):
             return bytes(value)
     return os.urandom(16).hex().encode()
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps every line with the id of the request being served when it was written, or "-"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = _serving.get()
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -84,6 +96,8 @@ class JsonFormatter(logging.Formatter):
         line |= {
             field: getattr(record, field) for field in _ACCESS_FIELDS if hasattr(record, field)
         }
+        if line.get("request_id") == "-":
+            del line["request_id"]
         if record.exc_info:
             line["traceback"] = "".join(traceback.format_exception(*record.exc_info))
         return json.dumps(line, default=str)
@@ -94,17 +108,19 @@ def logging_config(*, json_lines: bool, level: str = "INFO") -> dict[str, Any]:
     formatter: dict[str, Any] = (
         {"()": JsonFormatter}
         if json_lines
-        else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        else {"format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s"}
     )
     handler = {
         "class": "logging.StreamHandler",
         "formatter": "default",
+        "filters": ["request_id"],
         "stream": "ext://sys.stderr",
     }
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
+        "filters": {"request_id": {"()": RequestIdFilter}},
         "handlers": {"default": handler},
         # Every library's warnings and errors (SQLAlchemy's pool, say) in the same format.
         "root": {"handlers": ["default"], "level": "WARNING"},

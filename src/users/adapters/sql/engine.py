@@ -1,4 +1,4 @@
-"""Database URLs as people paste them, and engines tuned for a request-per-statement service."""
+"""Database URLs as people paste them, and the engines the service reads and writes through."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -44,12 +44,33 @@ class EngineOptions:
     statement_timeout_ms: int = 5000
 
 
-def create_database_engine(url: URL, options: EngineOptions, schema_revision: str) -> Engine:
-    """An engine for a database at `schema_revision`, whose connections run each statement on
-    its own until a unit of work writes."""
+@dataclass(frozen=True, slots=True)
+class Engines:
+    """The service's two connection pools on one database, so that no connection changes mode.
+
+    Reads run each statement on its own (`AUTOCOMMIT`: one round trip, no `BEGIN`, no
+    `ROLLBACK`); writes run in a transaction that `commit()` ends.
+    """
+
+    reads: Engine
+    writes: Engine
+
+    def dispose(self) -> None:
+        self.reads.dispose()
+        self.writes.dispose()
+
+
+def create_engines(url: URL, options: EngineOptions, schema_revision: str) -> Engines:
+    """Both pools, for a database at `schema_revision`."""
+    return Engines(
+        reads=_engine(url, options, schema_revision, isolation_level="AUTOCOMMIT"),
+        writes=_engine(url, options, schema_revision),
+    )
+
+
+def _engine(url: URL, options: EngineOptions, schema_revision: str, **mode: Any) -> Engine:
     engine = create_engine(
         url,
-        isolation_level="AUTOCOMMIT",
         pool_size=options.pool_size,
         # Connections opened past the pool would be closed again at once: a new server
         # process per request under load. The entrypoint never runs more requests at once.
@@ -58,6 +79,7 @@ def create_database_engine(url: URL, options: EngineOptions, schema_revision: st
         # Errors that reach a log name the statement, not the users' data bound to it.
         hide_parameters=True,
         connect_args=_connect_args(url, options),
+        **mode,
     )
     require_revision(engine, schema_revision)
     if url.get_backend_name() == "sqlite":

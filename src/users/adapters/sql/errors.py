@@ -20,7 +20,7 @@ class SchemaNotCurrent(StoreUnavailable):
 
 
 @contextmanager
-def domain_errors() -> Iterator[None]:
+def translating_errors() -> Iterator[None]:
     """Raise the domain's error for a taken email or a store that cannot serve; let others by."""
     try:
         yield
@@ -30,9 +30,9 @@ def domain_errors() -> Iterator[None]:
         raise
     except DBAPIError as error:
         if is_deadlock(error):
-            # Every unit of work here writes one row in one statement, so two can only wait on
-            # each other through the email key: two users each taking the other's address.
-            # Each address is taken; PostgreSQL aborted this one first.
+            # Every unit that writes runs one statement on one row (a test pins it), so units
+            # can only wait on each other in a cycle through email keys, each unit wanting the
+            # address another one holds: whatever the order, that address is taken.
             raise EmailAlreadyRegistered() from None
         if is_schema_mismatch(error):
             raise SchemaNotCurrent(type(error).__name__) from None

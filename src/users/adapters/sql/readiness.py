@@ -5,8 +5,7 @@ from typing import Any
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 
-from users.adapters.sql.errors import SchemaNotCurrent
-from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from users.adapters.sql.errors import SchemaNotCurrent, translating_errors
 from users.domain.errors import StoreUnavailable
 from users.domain.ports import StoreStatus
 
@@ -36,7 +35,7 @@ def require_revision(engine: Engine, expected: str) -> None:
 
 
 class SqlStoreProbe:
-    """The `StoreProbe` of a SQL database: one query, through a unit of work as any request."""
+    """The `StoreProbe` of a SQL database: one query on a pooled connection, as a request's."""
 
     def __init__(self, engine: Engine, expected_revision: str) -> None:
         self._engine = engine
@@ -44,8 +43,8 @@ class SqlStoreProbe:
 
     def __call__(self) -> StoreStatus:
         try:
-            with SqlAlchemyUnitOfWork(self._engine) as unit:
-                revisions = list(unit.execute(text(_REVISIONS), {}).scalars())
+            with translating_errors(), self._engine.connect() as connection:
+                revisions = list(connection.execute(text(_REVISIONS)).scalars())
         except SchemaNotCurrent:
             return StoreStatus.SCHEMA_OUT_OF_DATE
         except (StoreUnavailable, DBAPIError):

@@ -47,9 +47,7 @@ DELETE = delete(users).where(users.c.id == bindparam("user_id"))
 class StatementRunner(Protocol):
     """Runs statements for a repository: the unit of work, which owns connection and transaction."""
 
-    def execute(
-        self, statement: Executable, values: dict[str, Any], *, write: bool = False
-    ) -> CursorResult[Any]: ...
+    def execute(self, statement: Executable, values: dict[str, Any]) -> CursorResult[Any]: ...
 
 
 class SqlAlchemyUserRepository:
@@ -66,7 +64,7 @@ class SqlAlchemyUserRepository:
             "created_at": new_user.created_at,
             "updated_at": new_user.created_at,
         }
-        user_id: int = self._runner.execute(INSERT, values, write=True).scalar_one()
+        user_id: int = self._runner.execute(INSERT, values).scalar_one()
         return User(
             id=user_id,
             name=new_user.name,
@@ -95,10 +93,10 @@ class SqlAlchemyUserRepository:
             "new_key": None if email is None else email.key,
             "new_updated_at": changes.updated_at,
         }
-        return _user_or_none(self._runner.execute(UPDATE, values, write=True).one_or_none())
+        return _user_or_none(self._runner.execute(UPDATE, values).one_or_none())
 
     def remove(self, user_id: int) -> bool:
-        return self._runner.execute(DELETE, {"user_id": user_id}, write=True).rowcount == 1
+        return self._runner.execute(DELETE, {"user_id": user_id}).rowcount == 1
 
 
 def _user(row: Row[Any]) -> User:
