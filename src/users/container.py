@@ -1,6 +1,7 @@
 """The composition root: which adapter serves each port, built from the settings."""
 
 from collections.abc import Iterator
+from functools import partial
 
 from dependency_injector import containers, providers
 
@@ -37,10 +38,11 @@ class Container(containers.DeclarativeContainer):
     schema_revision = providers.ThreadSafeSingleton(expected_revision)
     engines = providers.Resource(open_engines, settings, schema_revision)
 
-    unit_of_work = providers.Selector(
+    # Chosen and bound once; the use cases open a unit of work with it on every call.
+    unit_of_work_factory = providers.Selector(
         store,
-        memory=providers.Factory(InMemoryUnitOfWork, memory_store),
-        sql=providers.Factory(SqlAlchemyUnitOfWork, engines),
+        memory=providers.Factory(partial, InMemoryUnitOfWork, memory_store),
+        sql=providers.Factory(partial, SqlAlchemyUnitOfWork, engines),
     )
     store_probe = providers.Selector(
         store,
@@ -48,5 +50,5 @@ class Container(containers.DeclarativeContainer):
         sql=providers.ThreadSafeSingleton(SqlStoreProbe, engines.provided.reads, schema_revision),
     )
     user_service = providers.ThreadSafeSingleton(
-        UserService, unit_of_work=unit_of_work.provider, clock=system_clock
+        UserService, unit_of_work=unit_of_work_factory, clock=system_clock
     )

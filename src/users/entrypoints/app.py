@@ -2,19 +2,16 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from anyio import to_thread
-from fastapi import Depends, FastAPI
-from pydantic import SecretStr
+from fastapi import FastAPI
 
 from users.container import Container
 from users.entrypoints import routes
 from users.entrypoints.errors import install_error_handlers
 from users.entrypoints.limits import BodyLimitMiddleware
 from users.entrypoints.observability import RequestContextMiddleware
-from users.entrypoints.schemas import ErrorOut
-from users.entrypoints.security import bearer_token_guard
+from users.entrypoints.security import token_guard
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -43,18 +40,9 @@ def create_app(container: Container | None = None) -> FastAPI:
         "Email addresses are unique, whatever their letter case.",
         lifespan=lifespan,
     )
-    app.include_router(routes.router, **_token_protection(container.settings().api_token))
-    app.include_router(routes.health_router)
+    routes.add_user_routes(app, token_guard(container.settings().api_token))
+    routes.add_health_routes(app)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
-
-
-def _token_protection(token: SecretStr | None) -> dict[str, Any]:
-    if token is None:
-        return {}
-    return {
-        "dependencies": [Depends(bearer_token_guard(token.get_secret_value()))],
-        "responses": {401: {"model": ErrorOut, "description": "Missing or wrong bearer token"}},
-    }
