@@ -1,12 +1,11 @@
 """Database errors, each condition named by one matcher, and their translation into the domain's."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError
 
 from users.adapters.sql.tables import EMAIL_KEY_CONSTRAINT
-from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable
+from users.domain.errors import DomainError, EmailAlreadyRegistered, StoreUnavailable
 
 _DEADLOCK_DETECTED = "40P01"
 # undefined_table, undefined_column: the database has no schema of ours, or an older one.
@@ -19,28 +18,50 @@ class SchemaNotCurrent(StoreUnavailable):
     """The database answers, but not with the schema revision this build was written for."""
 
 
-@contextmanager
-def translating_errors() -> Iterator[None]:
-    """Raise the domain's error for a taken email or a store that cannot serve; let others by."""
-    try:
-        yield
-    except IntegrityError as error:
-        if violates_email_key(error):
-            raise EmailAlreadyRegistered() from None
-        raise
-    except DBAPIError as error:
-        if is_deadlock(error):
-            # Every unit that writes runs one statement on one row (a test pins it), so units
-            # can only wait on each other in a cycle through email keys, each unit wanting the
-            # address another one holds: whatever the order, that address is taken.
-            raise EmailAlreadyRegistered() from None
-        if is_schema_mismatch(error):
-            raise SchemaNotCurrent(type(error).__name__) from None
-        if is_unreachable(error):
-            raise StoreUnavailable(type(error).__name__) from None
-        raise
-    except TimeoutError as error:
-        raise StoreUnavailable(type(error).__name__) from None
+def domain_error(error: BaseException) -> DomainError | None:
+    """The domain's error for a database error: a taken email, or a store that cannot serve."""
+    if isinstance(error, IntegrityError) and violates_email_key(error):
+        return EmailAlreadyRegistered()
+    if isinstance(error, DBAPIError):
+        return _failed_statement(error)
+    if isinstance(error, TimeoutError):  # no pooled connection came free in time
+        return StoreUnavailable(type(error).__name__)
+    return None
+
+
+def _failed_statement(error: DBAPIError) -> DomainError | None:
+    if is_deadlock(error):
+        # Every unit that writes runs one statement on one row (a test pins it), so units can
+        # only wait on each other in a cycle through email keys, each unit wanting the address
+        # another one holds: whatever the order, that address is taken.
+        return EmailAlreadyRegistered()
+    if is_schema_mismatch(error):
+        return SchemaNotCurrent(type(error).__name__)
+    if is_unreachable(error):
+        return StoreUnavailable(type(error).__name__)
+    return None
+
+
+class _AsDomainErrors:
+    """`with as_domain_errors:` raises, in place of a database error, the domain's if it has one.
+
+    One stateless instance serves every thread: entering it allocates nothing.
+    """
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if error is not None and (translated := domain_error(error)) is not None:
+            raise translated from None
+
+
+as_domain_errors = _AsDomainErrors()
 
 
 def violates_email_key(error: IntegrityError) -> bool:

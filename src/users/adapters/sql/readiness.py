@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 
-from users.adapters.sql.errors import SchemaNotCurrent, translating_errors
+from users.adapters.sql.errors import SchemaNotCurrent, as_domain_errors
 from users.domain.errors import StoreUnavailable
 from users.domain.ports import StoreStatus
 
@@ -43,7 +43,7 @@ class SqlStoreProbe:
 
     def __call__(self) -> StoreStatus:
         try:
-            with translating_errors(), self._engine.connect() as connection:
+            with as_domain_errors, self._engine.connect() as connection:
                 revisions = list(connection.execute(text(_REVISIONS)).scalars())
         except SchemaNotCurrent:
             return StoreStatus.SCHEMA_OUT_OF_DATE

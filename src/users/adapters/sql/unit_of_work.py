@@ -6,7 +6,7 @@ from sqlalchemy import CursorResult, Executable
 from sqlalchemy.exc import DBAPIError
 
 from users.adapters.sql.engine import Engines
-from users.adapters.sql.errors import translating_errors
+from users.adapters.sql.errors import as_domain_errors
 from users.adapters.sql.repository import SqlAlchemyUserRepository
 from users.domain.errors import WriteInReadOnlyUnit
 
@@ -25,7 +25,7 @@ class SqlAlchemyUnitOfWork:
         self._read_only = read_only
 
     def __enter__(self) -> Self:
-        with translating_errors():
+        with as_domain_errors:
             self._connection = self._engine.connect()
         self._untouched = True
         self.users = SqlAlchemyUserRepository(self)
@@ -36,14 +36,14 @@ class SqlAlchemyUnitOfWork:
         self._connection.close()
 
     def commit(self) -> None:
-        with translating_errors():
+        with as_domain_errors:
             self._connection.commit()
 
     def execute(self, statement: Executable, values: dict[str, Any]) -> CursorResult[Any]:
         """Run one statement of the repository's; the domain's errors on failure."""
         if self._read_only and statement.is_dml:
             raise WriteInReadOnlyUnit(str(statement))
-        with translating_errors():
+        with as_domain_errors:
             try:
                 return self._connection.execute(statement, values)
             except DBAPIError as error:
