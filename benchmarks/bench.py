@@ -3,8 +3,9 @@
     python -m benchmarks.bench [--seconds 8] [--repeats 4] [--connections 32] [--users 10000]
 
 The references (`benchmarks/floors.py`) serve the same two routes with the same models, served
-the same way: the framework floor (no database), the driver floor (one raw psycopg2 statement)
-and the SQLAlchemy floor (the same statement through SQLAlchemy Core, straight from the route).
+the same way: the framework floor (no database), the driver floor (one raw psycopg2 statement),
+the SQLAlchemy floor (the same statement through SQLAlchemy Core, straight from the route) and,
+for POST, the transaction floor (the SQLAlchemy floor's write between BEGIN and COMMIT).
 All four run at once on one database; each round gives every server one short run per scenario,
 so that the machine's drift hits them all alike. Figures are medians over the rounds.
 
@@ -31,13 +32,16 @@ from benchmarks.harness import (
     users_database,
 )
 
-# `benchmarks.floors` kinds, by the names the report gives them.
-REFERENCES = {
-    "framework floor": "framework",
-    "driver floor": "driver",
-    "SQLAlchemy floor": "sqlalchemy",
-}
 SCENARIOS = {"GET": "get", "POST": "post"}
+# `benchmarks.floors` kinds, by the names the report gives them, and the scenarios they run.
+REFERENCES = {
+    "framework floor": ("framework", ("GET", "POST")),
+    "driver floor": ("driver", ("GET", "POST")),
+    "SQLAlchemy floor": ("sqlalchemy", ("GET", "POST")),
+    # The SQLAlchemy floor's write in a transaction (BEGIN, INSERT, COMMIT), as a unit of work
+    # needs; its reads are the SQLAlchemy floor's.
+    "transaction floor": ("transaction", ("POST",)),
+}
 # What the service must reach against the SQLAlchemy floor, and aims at against the driver's.
 THROUGHPUT_TARGET = 0.9
 P99_TARGET = 1.5
@@ -49,7 +53,8 @@ def main() -> None:
     require_tool("wrk", "wrk")
     with users_database("bench", options.users) as (_, database), ExitStack() as servers:
         running = [
-            servers.enter_context(floor(kind, database, name)) for name, kind in REFERENCES.items()
+            servers.enter_context(floor(kind, database, name))
+            for name, (kind, _) in REFERENCES.items()
         ]
         running.append(servers.enter_context(service_on(database)))
         loads = _taking_turns(running, options)
@@ -72,6 +77,8 @@ def _taking_turns(
     for round_ in range(1, options.repeats + 1):
         for label, lua in SCENARIOS.items():
             for number, server in enumerate(servers):
+                if not _takes_part(server, label):
+                    continue
                 print(f"round {round_}/{options.repeats}: {label} {server.name}", file=sys.stderr)
                 # GET picks among the loaded users; POST needs addresses no run has used.
                 args = str(options.users) if lua == "get" else f"bench-{batch}-{round_}-{number}"
@@ -81,6 +88,11 @@ def _taking_turns(
                     )
                 )
     return {key: median_load(value) for key, value in runs.items()}
+
+
+def _takes_part(server: Server, label: str) -> bool:
+    """The service runs every scenario; each reference, those it is built for."""
+    return server.name not in REFERENCES or label in REFERENCES[server.name][1]
 
 
 def _report(options: argparse.Namespace, loads: dict[tuple[str, str], Load]) -> None:
@@ -96,17 +108,18 @@ def _report(options: argparse.Namespace, loads: dict[tuple[str, str], Load]) -> 
     summary = []
     for label in SCENARIOS:
         print(f"\n{label} /users/{'{id}' if label == 'GET' else ''}")
-        print(f"  {'':18}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}{'errors':>8}")
-        for name in names:
+        print(f"  {'':20}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}{'errors':>8}")
+        present = [name for name in names if (name, label) in loads]
+        for name in present:
             run = loads[name, label]
             print(
-                f"  {name:18}{run.per_second:8.0f}{run.p50_ms:9.2f}{run.p99_ms:9.2f}"
+                f"  {name:20}{run.per_second:8.0f}{run.p50_ms:9.2f}{run.p99_ms:9.2f}"
                 f"{run.cpu_us_per_request:12.0f}{run.non_2xx + run.socket_errors:8d}"
             )
         service = loads["service", label]
         ratios = ", ".join(
             f"{service.per_second / loads[name, label].per_second:.2f}× {name}"
-            for name in names[:-1]
+            for name in present[:-1]
         )
         print(f"  service req/s: {ratios}")
         summary.append(

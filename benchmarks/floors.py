@@ -1,6 +1,6 @@
 """The references the service is measured against: its two benchmarked routes, built plainly.
 
-    python -m benchmarks.floors {framework,driver,sqlalchemy} --port N
+    python -m benchmarks.floors {framework,driver,sqlalchemy,transaction} --port N
 
 Each serves `GET /users/{id}` and `POST /users/` with the service's own request and response
 models, exactly as `users-api serve` serves the service (uvicorn, uvloop, httptools, `def`
@@ -9,6 +9,8 @@ routes in a thread pool as large as the service's):
 - **driver**: one raw psycopg2 statement per request, on a per-thread autocommit connection.
 - **sqlalchemy**: the same statement through SQLAlchemy Core, called straight from the route:
   a pooled AUTOCOMMIT engine, statements built once, one `engine.connect()` per request.
+- **transaction**: the SQLAlchemy floor with its write in a transaction (`engine.begin()`), as
+  a unit of work needs; for POST only, its reads being the SQLAlchemy floor's.
 
 The database ones read `USERS_DATABASE_URL`.
 """
@@ -17,14 +19,14 @@ import argparse
 import os
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2
 from anyio import to_thread
 from fastapi import FastAPI
-from sqlalchemy import bindparam, create_engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, insert, select
 
 from users.adapters.sql.engine import database_url
 from users.adapters.sql.tables import users
@@ -111,15 +113,23 @@ def driver() -> FastAPI:
 
 def sqlalchemy() -> FastAPI:
     """The same statements through SQLAlchemy Core, straight from the route."""
-    engine = create_engine(
-        _database(), isolation_level="AUTOCOMMIT", pool_size=_THREADS, max_overflow=0
-    )
+    engine = _engine(isolation_level="AUTOCOMMIT")
+    return _sqlalchemy(engine, engine.connect)
+
+
+def transaction() -> FastAPI:
+    """The SQLAlchemy floor with its write in a transaction, as a unit of work needs: `BEGIN`,
+    `INSERT`, `COMMIT`, on a pool of its own (as the service's writes)."""
+    return _sqlalchemy(_engine(isolation_level="AUTOCOMMIT"), _engine().begin)
+
+
+def _sqlalchemy(reads: Engine, writes: Callable[[], AbstractContextManager[Connection]]) -> FastAPI:
     by_id = select(users.c.id, users.c.name, users.c.email, users.c.created_at, users.c.updated_at)
     by_id = by_id.where(users.c.id == bindparam("user_id"))
     add_one = insert(users).returning(users.c.id)
 
     def find(user_id: int) -> UserOut:
-        with engine.connect() as connection:
+        with reads.connect() as connection:
             return _user_out(connection.execute(by_id, {"user_id": user_id}).one())
 
     def add(user: UserCreate, now: datetime) -> int:
@@ -130,11 +140,15 @@ def sqlalchemy() -> FastAPI:
             "created_at": now,
             "updated_at": now,
         }
-        with engine.connect() as connection:
+        with writes() as connection:
             user_id: int = connection.execute(add_one, values).scalar_one()
             return user_id
 
     return _app(find, add)
+
+
+def _engine(**mode: Any) -> Engine:
+    return create_engine(_database(), pool_size=_THREADS, max_overflow=0, **mode)
 
 
 def _database() -> Any:
@@ -148,7 +162,7 @@ def _user_out(row: Any) -> UserOut:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["framework", "driver", "sqlalchemy"])
+    parser.add_argument("kind", choices=["framework", "driver", "sqlalchemy", "transaction"])
     parser.add_argument("--port", type=int, required=True)
     arguments = parser.parse_args()
     serve_app(f"benchmarks.floors:{arguments.kind}", host="127.0.0.1", port=arguments.port)
