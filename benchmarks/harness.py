@@ -1,4 +1,4 @@
-"""What every benchmark needs: servers under test, wrk, pgbench, /proc readings, a loaded table."""
+"""What every benchmark needs: servers under test, wrk, /proc readings, a loaded table."""
 
 import argparse
 import contextlib
@@ -190,13 +190,13 @@ def users_database(label: str, users: int) -> Iterator[tuple[URL, URL]]:
 
 
 @contextmanager
-def service_on(database: URL, **settings: str) -> Iterator[Server]:
+def service_on(database: URL, name: str = "service", **settings: str) -> Iterator[Server]:
     """The service, served as production serves it, on `database`; `settings` are USERS_*."""
     port = free_port()
     environment = database_environment(database) | {
         f"USERS_{name.upper()}": value for name, value in settings.items()
     }
-    with serving("service", service_command(port), environment, port) as server:
+    with serving(name, service_command(port), environment, port) as server:
         yield server
 
 

@@ -4,8 +4,9 @@ floor's (the same statements through SQLAlchemy Core, straight from the route).
     python -m benchmarks.profile [--seconds 15]
 
 For both under GET and POST: CPU per request split into user and kernel time, context switches
-per request, and µs per request of GIL-holding time (py-spy samples) by the innermost frame's
-package. Needs py-spy (a dev dependency) and permission to attach.
+per request (also for the service without its access log: USERS_LOG_LEVEL=WARNING), and µs per
+request of GIL-holding time (py-spy samples) by the innermost frame's package. Needs py-spy (a
+dev dependency) and permission to attach.
 """
 
 import collections
@@ -57,11 +58,15 @@ def main() -> None:
     with (
         users_database("profile", USERS) as (_, database),
         service_on(database) as service,
+        service_on(database, "… no access log", log_level="WARNING") as quiet,
         floor("sqlalchemy", database, "SQLAlchemy floor") as reference,
     ):
         for lua in ("get", "post"):
             servers = (service, reference)
-            costs = {server.name: _costs(server, lua, options.seconds) for server in servers}
+            costs = {
+                server.name: _costs(server, lua, options.seconds)
+                for server in (service, quiet, reference)
+            }
             buckets = {
                 server.name: _profile(spy, server, lua, options.seconds) for server in servers
             }

@@ -39,17 +39,6 @@ def postgres_server(variable: str) -> Iterator[URL]:
         raise NoPostgres(HOW_TO_PROVIDE.format(variable=variable))
 
 
-def pgbench_path() -> str | None:
-    """pgbench from the pgserver wheel, else from the PATH."""
-    if _pgserver_installed():
-        import pgserver  # noqa: PLC0415
-
-        bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
-        if bundled.exists():
-            return str(bundled)
-    return shutil.which("pgbench")
-
-
 @contextmanager
 def throwaway_database(server: URL, label: str) -> Iterator[URL]:
     """A new, uniquely named database on `server`, dropped (connections and all) afterwards."""

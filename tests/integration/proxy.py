@@ -1,8 +1,7 @@
-"""A TCP proxy to PostgreSQL that can be cut and restored, and can tap what clients send."""
+"""A TCP proxy to PostgreSQL that can be cut and restored."""
 
 import socket
 import threading
-from collections.abc import Callable
 from contextlib import suppress
 
 from sqlalchemy import URL
@@ -11,17 +10,15 @@ from sqlalchemy import URL
 class CuttableProxy:
     """Forwards 127.0.0.1:<port> to a PostgreSQL server until `cut()`, again after `restore()`."""
 
-    def __init__(self, server: URL, tap: Callable[[bytes], None] | None = None) -> None:
-        """`tap`, if given, sees every byte clients send, per connection in order."""
+    def __init__(self, server: URL) -> None:
         self._target = _address_of(server)
-        self._tap = tap
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener = self._listen(0)
         self.port: int = self._listener.getsockname()[1]
 
     def url_for(self, database: URL) -> URL:
-        """`database`, reached through this proxy, unencrypted so that a tap can read it."""
+        """`database`, reached through this proxy."""
         return database.set(host="127.0.0.1", port=self.port, query={"sslmode": "disable"})
 
     def cut(self) -> None:
@@ -51,15 +48,13 @@ class CuttableProxy:
             upstream.connect(self._target[1])
             with self._lock:
                 self._sockets += [client, upstream]
-            for source, sink, tap in ((client, upstream, self._tap), (upstream, client, None)):
-                threading.Thread(target=_pump, args=(source, sink, tap), daemon=True).start()
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
 
 
-def _pump(source: socket.socket, sink: socket.socket, tap: Callable[[bytes], None] | None) -> None:
+def _pump(source: socket.socket, sink: socket.socket) -> None:
     with suppress(OSError):
         while data := source.recv(65536):
-            if tap is not None:
-                tap(data)
             sink.sendall(data)
     with suppress(OSError):
         sink.shutdown(socket.SHUT_WR)
