@@ -1,4 +1,4 @@
-"""`make bench`: the service against three references, the servers taking turns in one run.
+"""`make bench`: the service against four references, the servers taking turns in one run.
 
     python -m benchmarks.bench [--seconds 8] [--repeats 4] [--connections 32] [--users 10000]
 
@@ -122,23 +122,25 @@ def _report(options: argparse.Namespace, loads: dict[tuple[str, str], Load]) -> 
             for name in present[:-1]
         )
         print(f"  service req/s: {ratios}")
-        summary.append(
-            _verdict(label, service, loads["SQLAlchemy floor", label], loads["driver floor", label])
-        )
+        summary.append(_verdict(label, loads))
     print("\nsummary: " + "; ".join(summary))
 
 
-def _verdict(label: str, service: Load, sqlalchemy: Load, driver: Load) -> str:
+def _verdict(label: str, loads: dict[tuple[str, str], Load]) -> str:
+    service, sqlalchemy = loads["service", label], loads["SQLAlchemy floor", label]
     throughput = service.per_second / sqlalchemy.per_second
     tail = service.p99_ms / sqlalchemy.p99_ms
     errors = service.non_2xx + service.socket_errors
     met = throughput >= THROUGHPUT_TARGET and tail <= P99_TARGET and errors == 0
-    aim = service.per_second / driver.per_second
-    return (
+    verdict = (
         f"{label} {throughput:.2f}× SQLAlchemy floor (≥ {THROUGHPUT_TARGET}), p99 {tail:.2f}× "
         f"(≤ {P99_TARGET}), {errors} errors: {'met' if met else 'MISSED'}; "
-        f"{aim:.2f}× driver floor (aim ≥ {DRIVER_AIM})"
+        f"{service.per_second / loads['driver floor', label].per_second:.2f}× driver floor "
+        f"(aim ≥ {DRIVER_AIM})"
     )
+    if (transaction := loads.get(("transaction floor", label))) is not None:
+        verdict += f"; {service.per_second / transaction.per_second:.2f}× transaction floor"
+    return verdict
 
 
 if __name__ == "__main__":

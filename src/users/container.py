@@ -8,7 +8,7 @@ from dependency_injector import containers, providers
 from users.adapters.clock import system_clock
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from users.adapters.sql.engine import EngineOptions, Engines, create_engines
-from users.adapters.sql.readiness import SqlStoreProbe
+from users.adapters.sql.probe import SqlStoreProbe
 from users.adapters.sql.schema import expected_revision
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from users.domain.services import UserService
@@ -47,7 +47,7 @@ class Container(containers.DeclarativeContainer):
     store_probe = providers.Selector(
         store,
         memory=memory_store.provided.status,
-        sql=providers.ThreadSafeSingleton(SqlStoreProbe, engines.provided.reads, schema_revision),
+        sql=providers.ThreadSafeSingleton(SqlStoreProbe, engines, schema_revision),
     )
     user_service = providers.ThreadSafeSingleton(
         UserService, unit_of_work=unit_of_work_factory, clock=system_clock

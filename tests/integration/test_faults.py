@@ -103,9 +103,11 @@ def test_connections_killed_while_idle_cost_no_request(
     ]
 
     killed = terminate_other_connections(database_url)
+    readiness = [service.get("/health").status_code for _ in range(4)]
     statuses = simultaneously(service, requests)
 
     assert killed >= 2
+    assert readiness == [200] * 4
     assert sorted(statuses) == [200] * 28 + [204] * 4
 
 

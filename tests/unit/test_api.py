@@ -1,11 +1,15 @@
 """The HTTP contract over the in-memory store, and what only a fake can switch off."""
 
+from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.http_contract import HttpContract, register
 from tests.support import simultaneously
 from users.adapters.memory import InMemoryStore
+from users.container import Container
+from users.entrypoints.app import create_app
+from users.settings import Settings
 
 
 class TestHttpContractInMemory(HttpContract):
@@ -71,3 +75,19 @@ def test_of_simultaneous_updates_onto_one_address_exactly_one_wins(
 
     assert sorted(statuses) == [200] + [400] * 15
     assert len(client.get("/users/", params={"email": "YAN@example.com"}).json()["items"]) == 1
+
+
+def test_two_apps_in_one_process_each_serve_their_own_container() -> None:
+    first, second = (
+        create_app(Container(settings=providers.Object(Settings(database_url="memory://"))))
+        for _ in range(2)
+    )
+
+    with TestClient(first) as one, TestClient(second) as two:
+        user = register(one)
+        on_second = two.get(f"/users/{user['id']}")
+    with TestClient(first) as one_again:
+        on_first = one_again.get(f"/users/{user['id']}")
+
+    assert on_second.status_code == 404
+    assert on_first.json() == user

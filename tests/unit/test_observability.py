@@ -93,11 +93,15 @@ def test_a_line_written_while_a_request_runs_carries_its_request_id(
     caplog.handler.addFilter(RequestIdFilter())
     with TestClient(create_app(container)) as client:
         client.get("/users/7", headers={"X-Request-ID": "chatty-7"})
-    logging.getLogger("users.chatty").warning("between requests")
+        second = client.get("/users/8").headers["x-request-id"]
+    logging.getLogger("users.chatty").warning("outside any request")
 
-    during, after = [r for r in caplog.records if r.name == "users.chatty"]
-    assert (during.getMessage(), during.request_id) == ("looking for user 7", "chatty-7")  # type: ignore[attr-defined]
-    assert after.request_id == "-"  # type: ignore[attr-defined]
+    lines = [(r.getMessage(), r.request_id) for r in caplog.records if r.name == "users.chatty"]  # type: ignore[attr-defined]
+    assert lines == [
+        ("looking for user 7", "chatty-7"),
+        ("looking for user 8", second),
+        ("outside any request", "-"),
+    ]
 
 
 def test_json_log_lines_carry_the_request_fields_and_the_traceback() -> None:

@@ -20,18 +20,13 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # The routes' markers are patched for as long as this app serves, and no longer.
-        container.wire(modules=[routes])
         # Sync routes run in AnyIO's thread pool; as many threads as pooled connections means
         # no request ever waits for a connection while holding a thread.
         to_thread.current_default_thread_limiter().total_tokens = container.settings().concurrency
         if container.store() == "sql":
             container.engines.init()  # before the first request, not racing in threads
-        try:
-            yield
-        finally:
-            container.shutdown_resources()
-            container.unwire()
+        yield
+        container.shutdown_resources()
 
     app = FastAPI(
         title="Users API",
@@ -40,8 +35,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         "Email addresses are unique, whatever their letter case.",
         lifespan=lifespan,
     )
-    routes.add_user_routes(app, token_guard(container.settings().api_token))
-    routes.add_health_routes(app)
+    routes.add_user_routes(app, token_guard(container.settings().api_token), container.user_service)
+    routes.add_health_routes(app, container.store_probe)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)

@@ -1,13 +1,12 @@
 """The HTTP routes: each turns a request into one use case call and its result into a response."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from dependency_injector.wiring import Provide, inject
 from fastapi import FastAPI, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
-from users.container import Container
 from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable, UserNotFound
 from users.domain.model import MAX_USER_ID
 from users.domain.ports import StoreProbe, StoreStatus
@@ -26,21 +25,6 @@ from users.entrypoints.schemas import (
     UserUpdate,
 )
 from users.entrypoints.security import Guard
-
-
-# The routes ask the container for what they need when they run: `create_app` wires these two
-# for as long as the app serves. (As FastAPI dependencies, each would cost every request a
-# dependency resolution, more than the rest of what the service adds to a request.)
-@inject
-def user_service(service: UserService = Provide[Container.user_service]) -> UserService:
-    """The use cases, as the container serving this app builds them."""
-    return service
-
-
-@inject
-def store_probe(probe: StoreProbe = Provide[Container.store_probe]) -> StoreProbe:
-    """The look at the store that readiness reports."""
-    return probe
 
 
 def _digits_only(value: object) -> object:
@@ -69,11 +53,13 @@ class UserQuery(BaseModel):
 
 # The routes are declared on the app itself, not on a router it includes: FastAPI (since
 # 0.137) walks an included router on every request, which cost this service 4 % of its
-# throughput (`make bench`).
+# throughput (`make bench`). They get what they need from the container's providers, called
+# as they run: no FastAPI dependency to resolve per request, and no module-wide wiring that
+# two apps in one process would share.
 
 
-def add_user_routes(app: FastAPI, guard: Guard) -> None:
-    """The `/users` routes, behind `guard`."""
+def add_user_routes(app: FastAPI, guard: Guard, user_service: Callable[[], UserService]) -> None:
+    """The `/users` routes, behind `guard`, each calling a use case of `user_service()`."""
 
     @app.post(
         "/users/",
@@ -137,8 +123,8 @@ def add_user_routes(app: FastAPI, guard: Guard) -> None:
         user_service().delete(user_id=user_id)
 
 
-def add_health_routes(app: FastAPI) -> None:
-    """Readiness and liveness, open to every caller."""
+def add_health_routes(app: FastAPI, store_probe: Callable[[], StoreProbe]) -> None:
+    """Readiness (what `store_probe()` finds) and liveness, open to every caller."""
 
     @app.get(
         "/health",

@@ -1,15 +1,12 @@
-"""Whether a SQL store can serve this build: it answers, at the schema revision the build wants."""
+"""Holding a SQL store to the schema revision this build was written for."""
 
 from typing import Any
 
 from sqlalchemy import Engine, event, text
-from sqlalchemy.exc import DBAPIError
 
-from users.adapters.sql.errors import SchemaNotCurrent, as_domain_errors
-from users.domain.errors import StoreUnavailable
-from users.domain.ports import StoreStatus
+from users.adapters.sql.errors import SchemaNotCurrent
 
-_REVISIONS = "SELECT version_num FROM alembic_version"
+REVISIONS = text("SELECT version_num FROM alembic_version")
 
 
 def require_revision(engine: Engine, expected: str) -> None:
@@ -22,7 +19,7 @@ def require_revision(engine: Engine, expected: str) -> None:
     def check(dbapi_connection: Any, _: object) -> None:
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(_REVISIONS)
+            cursor.execute(REVISIONS.text)
             revisions = [row[0] for row in cursor.fetchall()]
         finally:
             cursor.close()
@@ -32,24 +29,3 @@ def require_revision(engine: Engine, expected: str) -> None:
             raise SchemaNotCurrent(f"schema revision {revisions}, expected {expected}")
 
     event.listen(engine, "connect", check)
-
-
-class SqlStoreProbe:
-    """The `StoreProbe` of a SQL database: one query on a pooled connection, as a request's."""
-
-    def __init__(self, engine: Engine, expected_revision: str) -> None:
-        self._engine = engine
-        self._expected = [expected_revision]
-
-    def __call__(self) -> StoreStatus:
-        try:
-            with as_domain_errors, self._engine.connect() as connection:
-                revisions = list(connection.execute(text(_REVISIONS)).scalars())
-        except SchemaNotCurrent:
-            return StoreStatus.SCHEMA_OUT_OF_DATE
-        except (StoreUnavailable, DBAPIError):
-            # Whatever else the database answers (a permission refused, say), it cannot serve.
-            return StoreStatus.UNREACHABLE
-        if revisions != self._expected:
-            return StoreStatus.SCHEMA_OUT_OF_DATE
-        return StoreStatus.OK
