@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint test-unit test-integration bench bench-scale soak profile clean
+.PHONY: run test lint test-unit test-integration test-deployment bench bench-scale soak profile clean
 
 run: $(VENV)/.runtime
 	$(BIN)/users-api serve
@@ -21,7 +21,12 @@ test-unit: $(VENV)/.dev
 	$(BIN)/pytest tests/unit
 
 test-integration: $(VENV)/.dev
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest tests/integration --ignore=tests/integration/deployment
+
+# The service as deploy/ runs it, behind PgBouncer and HAProxy: needs both installed
+# (Debian: apt-get install pgbouncer haproxy), so it is not part of `make test`; CI runs it.
+test-deployment: $(VENV)/.dev
+	$(BIN)/pytest tests/integration/deployment
 
 # Benchmarks print figures; they assert nothing. They need wrk (installed from the OS packages
 # when missing) and a PostgreSQL, found as for the integration tests (USERS_BENCH_DATABASE_URL).

@@ -19,9 +19,8 @@ def open_engines(settings: Settings, schema_revision: str) -> Iterator[Engines]:
     """The engines for the configured database, at `schema_revision`; disposed of at shutdown."""
     options = EngineOptions(
         pool_size=settings.concurrency,
-        pool_timeout_seconds=settings.pool_timeout_seconds,
+        timeout_seconds=settings.request_timeout_seconds,
         connect_timeout_seconds=settings.connect_timeout_seconds,
-        statement_timeout_ms=settings.statement_timeout_ms,
     )
     engines = create_engines(settings.database, options, schema_revision)
     yield engines

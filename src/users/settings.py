@@ -35,9 +35,23 @@ class Settings(BaseSettings):
     concurrency: int = Field(
         20, ge=1, description="requests a worker runs at once, each with one pooled connection"
     )
-    pool_timeout_seconds: float = Field(5.0, gt=0)
+    request_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="the longest a request waits for its database work, queueing included; "
+        "past it, 503 with Retry-After",
+    )
     connect_timeout_seconds: int = Field(2, ge=2)
-    statement_timeout_ms: int = Field(5000, ge=1)
+    shutdown_drain_seconds: float = Field(
+        3.0,
+        ge=0,
+        description="after SIGTERM, how long /health answers 503 while requests are still "
+        "served, so that a load balancer stops sending them first",
+    )
+    graceful_shutdown_seconds: int = Field(
+        10, ge=0, description="after the drain, how long requests in flight may take to finish"
+    )
+    metrics: bool = Field(True, description="serve Prometheus metrics at /metrics")
     api_token: SecretStr | None = Field(
         None, description="when set, /users needs this bearer token"
     )

@@ -76,7 +76,7 @@ def _pgserver() -> Iterator[URL]:
 
 def _own_cluster() -> Iterator[URL]:
     data = Path(tempfile.mkdtemp(prefix="users-pg-"))
-    run_as = _unprivileged_prefix(data)
+    run_as = unprivileged_prefix(data)
     port = free_port()
     try:
         subprocess.run(
@@ -111,7 +111,7 @@ def _own_cluster() -> Iterator[URL]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def _unprivileged_prefix(data: Path) -> list[str]:
+def unprivileged_prefix(data: Path) -> list[str]:
     """PostgreSQL refuses to run as root: as root, run it as the `postgres` user."""
     if os.geteuid() != 0:
         return []

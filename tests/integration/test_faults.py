@@ -126,7 +126,7 @@ def test_users_swapping_addresses_at_once_get_a_400_never_a_503(service: TestCli
 def test_a_burst_far_larger_than_the_pool_is_answered_in_full(
     database_url: URL, committed: Engine
 ) -> None:
-    with TestClient(app_on(database_url, concurrency=2, pool_timeout_seconds=30)) as client:
+    with TestClient(app_on(database_url, concurrency=2, request_timeout_seconds=30)) as client:
         user = register(client)
         requests: list[Request] = [
             ("GET", f"/users/{user['id']}", {})
@@ -142,7 +142,7 @@ def test_a_burst_far_larger_than_the_pool_is_answered_in_full(
 
 def test_a_statement_that_runs_too_long_is_cut_off(database_url: URL, committed: Engine) -> None:
     with (
-        TestClient(app_on(database_url, statement_timeout_ms=200)) as client,
+        TestClient(app_on(database_url, request_timeout_seconds=0.5)) as client,
         committed.connect() as blocker,
     ):
         user = register(client)

@@ -3,62 +3,26 @@
 import asyncio
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
-from typing import IO
 
 import httpx
 import httpx2
 import pytest
 from sqlalchemy import URL, Engine
 
-from tests.http_contract import HttpContract
-from tests.integration.commands import USERS_API
+from tests.http_contract import HttpContract, register
+from tests.integration.commands import USERS_API, serving
 from tests.integration.test_faults import MIXED_CASES, rows_with_key
+from tests.metrics import requests_counted, scrape
 from tests.support import free_port
 
 WORKERS = 2
 
 
-def wait_for_line(stream: IO[str], text: str, times: int, timeout: float) -> None:
-    """Wait until `text` has appeared `times` times in `stream`; drain it to its end after."""
-    lines: list[str] = []
-    done = threading.Event()
-
-    def read() -> None:
-        for line in stream:
-            if len(lines) < 1000:  # enough to explain a failed start
-                lines.append(line)
-            if sum(text in seen for seen in lines) >= times:
-                done.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not done.wait(timeout):
-        pytest.fail("the server did not start:\n" + "".join(lines))
-
-
 @pytest.fixture(scope="module")
 def base_url(database_url: URL) -> Iterator[str]:
-    port = free_port()
-    environment = {
-        **os.environ,
-        "USERS_DATABASE_URL": database_url.render_as_string(hide_password=False),
-        "USERS_PORT": str(port),
-    }
-    server = subprocess.Popen(
-        [USERS_API, "serve", "--workers", str(WORKERS)],
-        env=environment,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stderr is not None
-    with server.stderr:
-        try:
-            wait_for_line(server.stderr, "Application startup complete", WORKERS, timeout=30)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with serving(database_url, free_port(), workers=WORKERS) as server:
+        yield server.url
 
 
 @pytest.fixture
@@ -104,3 +68,15 @@ def test_the_in_memory_store_refuses_several_workers() -> None:
 
     assert refused.returncode != 0
     assert "in-memory store lives in one process" in refused.stderr
+
+
+def test_metrics_add_up_the_requests_of_every_worker(base_url: str, committed: Engine) -> None:
+    with httpx2.Client(base_url=base_url) as client:
+        user = register(client)
+        before = requests_counted(scrape(client), "GET", "/users/{user_id}", 200)
+        for _ in range(40):  # each on a connection of its own, taken by either worker
+            with httpx2.Client(base_url=base_url) as connection:
+                assert connection.get(f"/users/{user['id']}").status_code == 200
+        after = requests_counted(scrape(client), "GET", "/users/{user_id}", 200)
+
+    assert after - before == 40

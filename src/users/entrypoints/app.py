@@ -8,25 +8,39 @@ from fastapi import FastAPI
 
 from users.container import Container
 from users.entrypoints import routes
+from users.entrypoints.admission import AdmissionMiddleware
 from users.entrypoints.errors import install_error_handlers
+from users.entrypoints.lifecycle import Lifecycle
 from users.entrypoints.limits import BodyLimitMiddleware
+from users.entrypoints.metrics import Metrics
 from users.entrypoints.observability import RequestContextMiddleware
 from users.entrypoints.security import token_guard
+
+# Answered on the event loop, never waiting for a worker: a busy process is still alive.
+UNBOUNDED_PATHS = ("/health/live", "/metrics")
 
 
 def create_app(container: Container | None = None) -> FastAPI:
     """The users API over `container` (by default, one built from the environment)."""
     container = container or Container()
+    settings = container.settings()
+    lifecycle = Lifecycle(settings.shutdown_drain_seconds)
+    metrics = Metrics() if settings.metrics else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Sync routes run in AnyIO's thread pool; as many threads as pooled connections means
         # no request ever waits for a connection while holding a thread.
-        to_thread.current_default_thread_limiter().total_tokens = container.settings().concurrency
+        to_thread.current_default_thread_limiter().total_tokens = settings.concurrency
         if container.store() == "sql":
             container.engines.init()  # before the first request, not racing in threads
+            if metrics is not None:
+                container.engines().count_checkouts(metrics.connections_in_use.inc)
+        lifecycle.take_over_sigterm()
         yield
         container.shutdown_resources()
+        if metrics is not None:
+            metrics.close()
 
     app = FastAPI(
         title="Users API",
@@ -35,9 +49,22 @@ def create_app(container: Container | None = None) -> FastAPI:
         "Email addresses are unique, whatever their letter case.",
         lifespan=lifespan,
     )
-    routes.add_user_routes(app, token_guard(container.settings().api_token), container.user_service)
-    routes.add_health_routes(app, container.store_probe)
+    routes.add_user_routes(app, token_guard(settings.api_token), container.user_service)
+    routes.add_health_routes(app, container.store_probe, lifecycle)
+    if metrics is not None:
+        routes.add_metrics_route(app, metrics)
     install_error_handlers(app)
+    app.add_middleware(
+        AdmissionMiddleware,
+        slots=settings.concurrency,
+        timeout_seconds=settings.request_timeout_seconds,
+        unbounded_paths=UNBOUNDED_PATHS,
+        waiting=metrics.requests_waiting.inc if metrics is not None else lambda _: None,
+    )
     app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware,
+        lifecycle=lifecycle,
+        observe=metrics.observe if metrics is not None else None,
+    )
     return app

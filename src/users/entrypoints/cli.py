@@ -3,7 +3,11 @@
 import argparse
 import logging
 import logging.config
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
@@ -20,6 +24,7 @@ from users.adapters.sql.schema import (
     revision_at,
 )
 from users.adapters.sql.stored_users import RowsRefused
+from users.entrypoints.metrics import MULTIPROCESS_DIRECTORY
 from users.entrypoints.observability import logging_config
 from users.settings import MEMORY_URL, Settings
 
@@ -145,17 +150,40 @@ def _serve(settings: Settings) -> None:
         _migrate(settings)
     else:
         _report_unmigrated(settings)
-    serve_app(
-        "users.entrypoints.app:create_app",
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        logging=logging_config(json_lines=settings.log_json, level=settings.log_level),
-    )
+    with _metrics_shared_by(settings.workers if settings.metrics else 1):
+        serve_app(
+            "users.entrypoints.app:create_app",
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            logging=logging_config(json_lines=settings.log_json, level=settings.log_level),
+            timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        )
+
+
+@contextmanager
+def _metrics_shared_by(workers: int) -> Iterator[None]:
+    """With several workers, a directory where each writes its metrics for the others to read
+    (unless the operator named one), removed after."""
+    if workers == 1 or MULTIPROCESS_DIRECTORY in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="users-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIRECTORY] = directory  # the workers inherit it
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIRECTORY]
 
 
 def serve_app(
-    factory: str, *, host: str, port: int, workers: int = 1, logging: dict[str, Any] | None = None
+    factory: str,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    logging: dict[str, Any] | None = None,
+    timeout_graceful_shutdown: int | None = None,
 ) -> None:
     """Serve the app that `factory` ("module:function") builds, as production serves it."""
     uvicorn.run(
@@ -170,4 +198,5 @@ def serve_app(
         log_config=logging or logging_config(json_lines=False),
         # One line per request comes from the service itself, with its request id.
         access_log=False,
+        timeout_graceful_shutdown=timeout_graceful_shutdown,
     )

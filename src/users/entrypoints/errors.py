@@ -24,6 +24,14 @@ ERROR_RESPONSES: dict[type[DomainError], tuple[int, str]] = {
     UserNotFound: (404, "User not found"),
     StoreUnavailable: (503, "Database unavailable"),
 }
+# A 503 is worth retrying: says when, in seconds.
+RETRY_AFTER_SECONDS = 1
+_RETRY_AFTER_DOC = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "integer", "example": RETRY_AFTER_SECONDS},
+    }
+}
 
 
 class AsciiJSONResponse(JSONResponse):
@@ -33,27 +41,38 @@ class AsciiJSONResponse(JSONResponse):
         return json.dumps(content, separators=(",", ":")).encode("ascii")
 
 
+def error_response(error: type[DomainError]) -> JSONResponse:
+    """The response to `error`, from the table."""
+    status, detail = ERROR_RESPONSES[error]
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
 def documented_errors(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI `responses` of a route that can raise `errors`, taken from the same table."""
     return {
-        ERROR_RESPONSES[error][0]: {"model": ErrorOut, "description": ERROR_RESPONSES[error][1]}
+        ERROR_RESPONSES[error][0]: {
+            "model": ErrorOut,
+            "description": ERROR_RESPONSES[error][1],
+            **({"headers": _RETRY_AFTER_DOC} if ERROR_RESPONSES[error][0] == 503 else {}),
+        }
         for error in errors
     }
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Turn domain errors into their responses and keep 422 bodies free of echoed input."""
-    for error, (code, detail) in ERROR_RESPONSES.items():
-        app.add_exception_handler(error, _fixed_response(code, detail))
+    for error in ERROR_RESPONSES:
+        app.add_exception_handler(error, _fixed_response(error))
     app.add_exception_handler(InvalidUserData, _invalid_user_data)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     app.add_exception_handler(StarletteHTTPException, _unparseable_body)
 
 
-def _fixed_response(status: int, detail: str) -> Any:
+def _fixed_response(error: type[DomainError]) -> Any:
     async def handler(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"detail": detail}, status_code=status)
+        return error_response(error)
 
     return handler
 

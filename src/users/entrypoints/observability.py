@@ -6,11 +6,15 @@ import random
 import re
 import time
 import traceback
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from users.entrypoints.lifecycle import Lifecycle
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
@@ -23,10 +27,20 @@ _serving: ContextVar[str] = ContextVar("request_id", default="-")
 
 
 class RequestContextMiddleware:
-    """Gives every response an `X-Request-ID` and logs it; turns a crash into a bare 500."""
+    """Gives every response an `X-Request-ID`, logs it and counts it (`observe`); turns a crash
+    into a bare 500. While the process drains, every response closes its connection, so that
+    no client keeps one to a server about to stop listening."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        lifecycle: Lifecycle,
+        observe: Callable[[str, str, int, float], None] | None = None,
+    ) -> None:
         self.app = app
+        self._lifecycle = lifecycle
+        self._observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,6 +57,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+                if self._lifecycle.draining:
+                    message["headers"].append((b"connection", b"close"))
             await send(message)
 
         try:
@@ -55,16 +71,29 @@ class RequestContextMiddleware:
                     scope, receive, send_with_id
                 )
         finally:
+            seconds = time.perf_counter() - started
+            if self._observe is not None:
+                self._observe(scope["method"], _route_template(scope), status, seconds)
             fields |= {
                 "method": scope["method"],
                 "path": scope["path"],
                 "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "duration_ms": round(seconds * 1000, 3),
             }
             access_log.info(
                 "%(method)s %(path)s %(status)d %(duration_ms)sms", fields, extra=fields
             )
             _serving.reset(serving)
+
+
+def _route_template(scope: Scope) -> str:
+    """The path of the route that served the request (`/users/{user_id}`), never the raw path:
+    a label per raw path would be a new series for every id."""
+    if (route := scope.get("route")) is None:  # answered before routing: find where it led
+        route = next(
+            (r for r in scope["app"].router.routes if r.matches(scope)[0] is not Match.NONE), None
+        )
+    return getattr(route, "path", "unmatched")
 
 
 def _request_id(scope: Scope) -> bytes:

@@ -12,7 +12,9 @@ from users.domain.model import MAX_USER_ID
 from users.domain.ports import StoreProbe, StoreStatus
 from users.domain.services import UserService
 from users.entrypoints.errors import documented_errors
+from users.entrypoints.lifecycle import Lifecycle
 from users.entrypoints.limits import TOO_LARGE
+from users.entrypoints.metrics import CONTENT_TYPE, Metrics
 from users.entrypoints.schemas import (
     ErrorOut,
     HealthDownOut,
@@ -123,8 +125,11 @@ def add_user_routes(app: FastAPI, guard: Guard, user_service: Callable[[], UserS
         user_service().delete(user_id=user_id)
 
 
-def add_health_routes(app: FastAPI, store_probe: Callable[[], StoreProbe]) -> None:
-    """Readiness (what `store_probe()` finds) and liveness, open to every caller."""
+def add_health_routes(
+    app: FastAPI, store_probe: Callable[[], StoreProbe], lifecycle: Lifecycle
+) -> None:
+    """Readiness (what `store_probe()` finds, unless the process is stopping) and liveness,
+    open to every caller."""
 
     @app.get(
         "/health",
@@ -132,24 +137,39 @@ def add_health_routes(app: FastAPI, store_probe: Callable[[], StoreProbe]) -> No
         responses={
             503: {
                 "model": HealthDownOut,
-                "description": "The database does not answer (`unreachable`), or its schema is not "
-                "the revision this build expects (`schema out of date`)",
+                "description": "The database does not answer (`unreachable`), its schema is not "
+                "the revision this build expects (`schema out of date`), or the process is "
+                "shutting down (`not checked`)",
             }
         },
     )
     def readiness() -> Response:
         """Whether the service can serve users now: its database answers, with the schema
         this build expects."""
+        if lifecycle.draining:
+            return _unready("not checked", "Shutting down")
         look_at_store = store_probe()
         database = look_at_store()
         if database is StoreStatus.OK:
             return JSONResponse({"status": "ok", "database": database})
-        return JSONResponse(
-            {"status": "unavailable", "database": database, "detail": "Database unavailable"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+        return _unready(database, "Database unavailable")
 
     @app.get("/health/live", response_model=LiveOut)
     async def liveness() -> LiveOut:
         """Whether the process answers at all; touches no database, waits for no thread."""
         return LiveOut(status="ok")
+
+
+def _unready(database: str, detail: str) -> Response:
+    return JSONResponse(
+        {"status": "unavailable", "database": database, "detail": detail},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+def add_metrics_route(app: FastAPI, metrics: Metrics) -> None:
+    """`/metrics`, for Prometheus: an operator's view, left out of the API's schema."""
+
+    @app.get("/metrics", include_in_schema=False)
+    async def scrape() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)

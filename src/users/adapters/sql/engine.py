@@ -1,12 +1,14 @@
 """Database URLs as people paste them, and the engines the service reads and writes through."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from users import deadline
 from users.adapters.sql.readiness import require_revision
 
 # SQLAlchemy 2.1 reads a bare "postgresql://" as psycopg 3; this service ships psycopg2.
@@ -39,9 +41,9 @@ class EngineOptions:
     """How the service talks to its database."""
 
     pool_size: int = 10
-    pool_timeout_seconds: float = 5.0
+    # How long a statement, or a wait for a connection, may take outside a request's deadline.
+    timeout_seconds: float = 5.0
     connect_timeout_seconds: int = 2
-    statement_timeout_ms: int = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,12 @@ class Engines:
         self.reads.dispose()
         self.writes.dispose()
 
+    def count_checkouts(self, change: Callable[[float], None]) -> None:
+        """Call `change(1)` as a connection leaves either pool and `change(-1)` as it returns."""
+        for engine in (self.reads, self.writes):
+            event.listen(engine.pool, "checkout", lambda *_: change(1))
+            event.listen(engine.pool, "checkin", lambda *_: change(-1))
+
 
 def create_engines(url: URL, options: EngineOptions, schema_revision: str) -> Engines:
     """Both pools, for a database at `schema_revision`."""
@@ -75,7 +83,7 @@ def _engine(url: URL, options: EngineOptions, schema_revision: str, **mode: Any)
         # Connections opened past the pool would be closed again at once: a new server
         # process per request under load. The entrypoint never runs more requests at once.
         max_overflow=0,
-        pool_timeout=options.pool_timeout_seconds,
+        pool_timeout=options.timeout_seconds,
         # Errors that reach a log name the statement, not the users' data bound to it.
         hide_parameters=True,
         connect_args=_connect_args(url, options),
@@ -85,22 +93,44 @@ def _engine(url: URL, options: EngineOptions, schema_revision: str, **mode: Any)
     if url.get_backend_name() == "sqlite":
         # After the revision check, so that a file that is not this service's is left alone.
         event.listen(engine, "connect", _write_ahead_log)
+    else:
+        event.listen(
+            engine, "before_cursor_execute", _within_deadline(options.timeout_seconds), retval=True
+        )
     return engine
+
+
+def _within_deadline(default_seconds: float) -> Any:
+    """Each statement may run for what is left of its request's deadline, and no longer.
+
+    The timeout is sent with the statement, in the same query string, so it costs no round
+    trip and holds through PgBouncer's transaction pooling, where a setting made at connect
+    time (a startup `options`, a session `SET`) would not reach the next transaction's server.
+    """
+
+    def prefixed(
+        _conn: Connection, _cursor: Any, statement: str, parameters: Any, *_: object
+    ) -> tuple[str, Any]:
+        left = deadline.seconds_left()
+        # Zero would mean no timeout at all: a deadline already passed gets one millisecond.
+        milliseconds = max(1, int((default_seconds if left is None else left) * 1000))
+        return f"SET LOCAL statement_timeout = {milliseconds}; {statement}", parameters
+
+    return prefixed
 
 
 def _connect_args(url: URL, options: EngineOptions) -> dict[str, object]:
     if url.get_backend_name() == "sqlite":
-        return {"check_same_thread": False, "timeout": options.pool_timeout_seconds}
+        return {"check_same_thread": False, "timeout": options.timeout_seconds}
     return {
         "connect_timeout": options.connect_timeout_seconds,
-        "options": f"-c statement_timeout={options.statement_timeout_ms}",
         "application_name": "users",
         # A peer that vanished without closing is noticed in seconds, not TCP's minutes.
         "keepalives": 1,
         "keepalives_idle": 5,
         "keepalives_interval": 2,
         "keepalives_count": 2,
-        "tcp_user_timeout": options.connect_timeout_seconds * 1000 + options.statement_timeout_ms,
+        "tcp_user_timeout": int((options.connect_timeout_seconds + options.timeout_seconds) * 1000),
     }
 
 

@@ -1,0 +1,124 @@
+"""Stopping: SIGTERM drains before it stops, and workers never outlive their supervisor."""
+
+import os
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+
+import httpx2
+import pytest
+from sqlalchemy import URL, Engine, text
+
+from tests.http_contract import register
+from tests.integration.commands import Serving, serving
+from tests.support import free_port
+
+IN_FLIGHT = 4
+
+
+def wait_until(condition: object, timeout: float, what: str) -> float:
+    """Poll `condition()` until true; the seconds it took."""
+    started = time.monotonic()
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"{what}: not within {timeout}s")
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def waiting_on_locks(committed: Engine) -> int:
+    with committed.connect() as connection:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        return int(connection.execute(text(query)).scalar_one())
+
+
+def get(url: str) -> httpx2.Response:
+    with httpx2.Client(timeout=30) as client:
+        return client.get(url)
+
+
+def shutting_down(server: Serving) -> bool:
+    return get(f"{server.url}/health").status_code == 503
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_drains_then_lets_requests_in_flight_finish(
+    database_url: URL, committed: Engine, workers: int
+) -> None:
+    settings = {"USERS_SHUTDOWN_DRAIN_SECONDS": "1", "USERS_REQUEST_TIMEOUT_SECONDS": "30"}
+    with (
+        serving(database_url, free_port(), workers, **settings) as server,
+        committed.connect() as blocker,
+        ThreadPoolExecutor(IN_FLIGHT) as threads,
+    ):
+        with httpx2.Client(base_url=server.url) as client:
+            user = register(client)
+        blocker.execution_options(isolation_level="READ COMMITTED")
+        transaction = blocker.begin()
+        blocker.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+        in_flight = [
+            threads.submit(get, f"{server.url}/users/{user['id']}") for _ in range(IN_FLIGHT)
+        ]
+        wait_until(lambda: waiting_on_locks(committed) >= IN_FLIGHT, 10, "requests in flight")
+
+        server.process.send_signal(signal.SIGTERM)
+        unready_after = wait_until(lambda: shutting_down(server), 2, "readiness turning 503")
+        readiness = get(f"{server.url}/health")
+        sent_after = get(f"{server.url}/health/live")
+        wait_until(lambda: server.log.count("Shutting down") >= workers, 5, "the drain ending")
+        transaction.rollback()
+        exited = server.process.wait(timeout=15)
+
+    assert unready_after < 1
+    assert readiness.json() == {
+        "status": "unavailable",
+        "database": "not checked",
+        "detail": "Shutting down",
+    }
+    assert readiness.headers["Connection"] == "close"
+    assert sent_after.status_code == 200
+    assert [answer.result().json() for answer in in_flight] == [user] * IN_FLIGHT
+    assert exited in (0, -signal.SIGTERM)
+
+
+def test_workers_stop_within_a_second_or_so_when_their_supervisor_is_killed(
+    database_url: URL,
+) -> None:
+    port = free_port()
+    with serving(database_url, port, workers=2) as server:
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        try:
+            took = wait_until(
+                lambda: not any(map(running, server.worker_pids)) and port_is_free(port),
+                5,
+                "orphaned workers stopping",
+            )
+        finally:  # a failure here must not leave them serving
+            for pid in filter(running, server.worker_pids):
+                os.kill(pid, signal.SIGKILL)
+
+    assert len(server.worker_pids) == 2
+    assert took < 2
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "\nState:\tZ" not in status.read_text()
+    except FileNotFoundError:
+        return False
+
+
+def port_is_free(port: int) -> bool:
+    with closing(socket.socket()) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
