@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench [--seconds 8] [--repeats 4] [--connections 32] [--users 10000]
 
+Beside the service runs the service with `USERS_METRICS=false`, to show what metrics cost.
 The references (`benchmarks/floors.py`) serve the same two routes with the same models, served
 the same way: the framework floor (no database), the driver floor (one raw psycopg2 statement),
 the SQLAlchemy floor (the same statement through SQLAlchemy Core, straight from the route) and,
@@ -42,6 +43,9 @@ REFERENCES = {
     # needs; its reads are the SQLAlchemy floor's.
     "transaction floor": ("transaction", ("POST",)),
 }
+# The service with USERS_METRICS=false: what metrics cost is the difference.
+WITHOUT_METRICS = "service, no metrics"
+METRICS_BUDGET = 0.05
 # What the service must reach against the SQLAlchemy floor, and aims at against the driver's.
 THROUGHPUT_TARGET = 0.9
 P99_TARGET = 1.5
@@ -56,6 +60,9 @@ def main() -> None:
             servers.enter_context(floor(kind, database, name))
             for name, (kind, _) in REFERENCES.items()
         ]
+        running.append(
+            servers.enter_context(service_on(database, name=WITHOUT_METRICS, metrics="false"))
+        )
         running.append(servers.enter_context(service_on(database)))
         loads = _taking_turns(running, options)
     _report(options, loads)
@@ -91,7 +98,7 @@ def _taking_turns(
 
 
 def _takes_part(server: Server, label: str) -> bool:
-    """The service runs every scenario; each reference, those it is built for."""
+    """The services run every scenario; each reference, those it is built for."""
     return server.name not in REFERENCES or label in REFERENCES[server.name][1]
 
 
@@ -104,7 +111,7 @@ def _report(options: argparse.Namespace, loads: dict[tuple[str, str], Load]) -> 
         f"load: wrk -t1 -c{options.connections}, {options.seconds} s a run, "
         f"median of {options.repeats} rounds; {options.users} users loaded"
     )
-    names = [*REFERENCES, "service"]
+    names = [*REFERENCES, WITHOUT_METRICS, "service"]
     summary = []
     for label in SCENARIOS:
         print(f"\n{label} /users/{'{id}' if label == 'GET' else ''}")
@@ -122,6 +129,13 @@ def _report(options: argparse.Namespace, loads: dict[tuple[str, str], Load]) -> 
             for name in present[:-1]
         )
         print(f"  service req/s: {ratios}")
+        cost = 1 - service.per_second / loads[WITHOUT_METRICS, label].per_second
+        print(
+            f"  metrics cost {cost:.1%} of throughput "
+            f"({'within' if cost <= METRICS_BUDGET else 'over'} the {METRICS_BUDGET:.0%} budget), "
+            f"{service.cpu_us_per_request - loads[WITHOUT_METRICS, label].cpu_us_per_request:.0f}"
+            " µs of CPU per request"
+        )
         summary.append(_verdict(label, loads))
     print("\nsummary: " + "; ".join(summary))
 

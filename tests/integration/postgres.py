@@ -18,8 +18,8 @@ from users.adapters.sql.engine import database_url
 HOW_TO_PROVIDE = """No PostgreSQL found. Provide one of:
   - a server: {variable}=postgresql://user:password@host:5432/postgres
     (a database of its own is created on it and dropped after; the user needs CREATEDB);
-  - the pgserver wheel, which bundles PostgreSQL: pip install pgserver (CPython 3.9-3.12);
-  - initdb and pg_ctl on the PATH (Debian: apt-get install postgresql)."""
+  - initdb and pg_ctl, on the PATH or as Debian installs them (apt-get install postgresql);
+  - the pgserver wheel, which bundles PostgreSQL: pip install pgserver (CPython 3.9-3.12)."""
 
 
 class NoPostgres(RuntimeError):
@@ -27,14 +27,15 @@ class NoPostgres(RuntimeError):
 
 
 @contextmanager
-def postgres_server(variable: str) -> Iterator[URL]:
-    """The server named by the environment `variable`, else a throwaway one started for the run."""
+def postgres_server(variable: str, *, over_tcp: bool = False) -> Iterator[URL]:
+    """The server named by the environment `variable`, else a throwaway one started for the run
+    (`over_tcp`: one that other programs can reach on 127.0.0.1, which pgserver's is not)."""
     if named := os.environ.get(variable):
         yield database_url(named)
-    elif _pgserver_installed():
+    elif (binaries := _postgres_binaries()) is not None:
+        yield from _own_cluster(binaries)
+    elif _pgserver_installed() and not over_tcp:
         yield from _pgserver()
-    elif shutil.which("initdb") and shutil.which("pg_ctl"):
-        yield from _own_cluster()
     else:
         raise NoPostgres(HOW_TO_PROVIDE.format(variable=variable))
 
@@ -74,21 +75,38 @@ def _pgserver() -> Iterator[URL]:
         server.cleanup()
 
 
-def _own_cluster() -> Iterator[URL]:
+def _postgres_binaries() -> Path | None:
+    """Where initdb and pg_ctl are: on the PATH, or where Debian's packages put them."""
+    if initdb := shutil.which("initdb"):
+        return Path(initdb).parent
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: p.parts)
+    return installed[-1].parent if installed else None
+
+
+def _own_cluster(binaries: Path) -> Iterator[URL]:
     data = Path(tempfile.mkdtemp(prefix="users-pg-"))
     run_as = unprivileged_prefix(data)
     port = free_port()
     try:
         subprocess.run(
-            [*run_as, "initdb", "-D", str(data / "db"), "-U", "postgres", "--auth=trust"],
+            [
+                *run_as,
+                str(binaries / "initdb"),
+                "-D",
+                str(data / "db"),
+                "-U",
+                "postgres",
+                "--auth=trust",
+            ],
             check=True,
             capture_output=True,
         )
-        options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
+        # Room for `make bench`, whose servers keep up to 160 connections open.
+        options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=300"
         subprocess.run(
             [
                 *run_as,
-                "pg_ctl",
+                str(binaries / "pg_ctl"),
                 "-D",
                 str(data / "db"),
                 "-o",
@@ -104,7 +122,7 @@ def _own_cluster() -> Iterator[URL]:
         yield database_url(f"postgresql://postgres@127.0.0.1:{port}/postgres")
     finally:
         subprocess.run(
-            [*run_as, "pg_ctl", "-D", str(data / "db"), "-m", "immediate", "stop"],
+            [*run_as, str(binaries / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
             check=False,
             capture_output=True,
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL
 
-from tests.integration.postgres import unprivileged_prefix
+from tests.integration.postgres import NoPostgres, postgres_server, unprivileged_prefix
 from tests.support import free_port
 
 DEPLOY = Path(__file__).parents[3] / "deploy"
@@ -44,6 +44,17 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 
 
 @pytest.fixture(scope="session")
+def server_url() -> Iterator[URL]:
+    """As the integration layer's, but one PgBouncer can reach: pgserver's listens only on a
+    socket that, run as root, only its own user may open."""
+    try:
+        with postgres_server("USERS_TEST_DATABASE_URL", over_tcp=True) as url:
+            yield url
+    except NoPostgres as missing:
+        pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture(scope="session")
 def bouncer(server_url: URL) -> Iterator[URL]:
     """PgBouncer, in transaction pooling as `deploy/pgbouncer.ini` sets it, in front of the
     test server; the server's URL with its address put in (so any database name passes)."""
@@ -61,14 +72,17 @@ def bouncer(server_url: URL) -> Iterator[URL]:
         unix_socket_dir=str(directory),
         # The test server trusts every local connection; so does this PgBouncer.
         auth_type="any",
-        logfile=str(directory / "pgbouncer.log"),
     )
     del config["pgbouncer"]["auth_file"]
     with (directory / "pgbouncer.ini").open("w") as file:
         config.write(file)
-    process = subprocess.Popen([*run_as, program, str(directory / "pgbouncer.ini")])
+    log = directory / "pgbouncer.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*run_as, program, str(directory / "pgbouncer.ini")], stdout=output, stderr=output
+        )
     try:
-        wait_for_port(port, process, directory / "pgbouncer.log")
+        wait_for_port(port, process, log)
         yield server_url.set(host="127.0.0.1", port=port, query={})
     finally:
         process.terminate()
