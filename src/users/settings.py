@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(
         5.0,
         gt=0,
+        le=3600,
+        allow_inf_nan=False,
         description="the longest a request waits for its database work, queueing included; "
         "past it, 503 with Retry-After",
     )
@@ -45,11 +47,16 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(
         3.0,
         ge=0,
+        le=3600,
+        allow_inf_nan=False,
         description="after SIGTERM, how long /health answers 503 while requests are still "
         "served, so that a load balancer stops sending them first",
     )
     graceful_shutdown_seconds: int = Field(
-        10, ge=0, description="after the drain, how long requests in flight may take to finish"
+        10,
+        ge=0,
+        le=3600,
+        description="after the drain, how long requests in flight may take to finish",
     )
     metrics: bool = Field(True, description="serve Prometheus metrics at /metrics")
     api_token: SecretStr | None = Field(

@@ -14,6 +14,7 @@ from sqlalchemy import URL, Engine, text
 
 from tests.http_contract import register
 from tests.integration.commands import Serving, serving
+from tests.integration.test_faults import waiting_on_locks
 from tests.support import free_port
 
 IN_FLIGHT = 4
@@ -27,12 +28,6 @@ def wait_until(condition: object, timeout: float, what: str) -> float:
             pytest.fail(f"{what}: not within {timeout}s")
         time.sleep(0.02)
     return time.monotonic() - started
-
-
-def waiting_on_locks(committed: Engine) -> int:
-    with committed.connect() as connection:
-        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-        return int(connection.execute(text(query)).scalar_one())
 
 
 def get(url: str) -> httpx2.Response:

@@ -1,20 +1,19 @@
 """The service through PgBouncer in transaction pooling: the same contract, the same bounds."""
 
-import time
 from collections.abc import Iterator
 from functools import partial
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import URL, Engine, text
+from sqlalchemy import URL, Engine
 
-from tests.http_contract import HttpContract, register
+from tests.http_contract import HttpContract
 from tests.integration.commands import users_api
 from tests.integration.conftest import app_on
 from tests.integration.deployment.conftest import through
 from tests.integration.postgres import throwaway_database
-from tests.integration.test_lifecycle import waiting_on_locks
+from tests.integration.test_faults import UNAVAILABLE, read_while_the_table_is_locked
 from tests.repository_contract import RepositoryContract
 from users.adapters.sql.engine import EngineOptions, create_engines
 from users.adapters.sql.schema import expected_revision, revision_at
@@ -47,21 +46,13 @@ def test_the_statement_timeout_cancels_a_statement_through_the_pooler(
     bouncer: URL, database_url: URL, committed: Engine
 ) -> None:
     app = app_on(through(bouncer, database_url), request_timeout_seconds=0.5)
-    with TestClient(app) as client, committed.connect() as blocker:
-        user = register(client)
-        blocker.execution_options(isolation_level="READ COMMITTED")
-        with blocker.begin():
-            blocker.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
-            started = time.monotonic()
-            blocked = client.get(f"/users/{user['id']}")
-            waited = time.monotonic() - started
-            still_waiting = waiting_on_locks(committed)
-        released = client.get(f"/users/{user['id']}")
+    with TestClient(app) as client:
+        read = read_while_the_table_is_locked(client, committed)
 
-    assert (blocked.status_code, blocked.json()) == (503, {"detail": "Database unavailable"})
-    assert waited < 1.5
-    assert still_waiting == 0  # PostgreSQL cancelled it: nothing was left behind, blocked
-    assert (released.status_code, released.json()) == (200, user)
+    assert (read.blocked.status_code, read.blocked.json()) == (503, UNAVAILABLE)
+    assert read.seconds < 1.5
+    assert read.left_waiting == 0  # PostgreSQL cancelled it, not just the service gave up
+    assert (read.released.status_code, read.released.json()) == (200, read.user)
 
 
 def test_migrations_run_through_the_pooler(bouncer: URL, server_url: URL) -> None:
