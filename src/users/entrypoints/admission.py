@@ -58,7 +58,7 @@ class AdmissionMiddleware:
         except anyio.WouldBlock:
             self._waiting(1)
             try:
-                with anyio.move_on_after(deadline.seconds_left() or 0):
+                with anyio.move_on_after(self._timeout):  # the deadline, just started
                     await self._slots.acquire()
                     return True
                 return False
