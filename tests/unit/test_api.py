@@ -1,5 +1,9 @@
 """The HTTP contract over the in-memory store, and what only a fake can switch off."""
 
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx2
 from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -91,3 +95,33 @@ def test_two_apps_in_one_process_each_serve_their_own_container() -> None:
 
     assert on_second.status_code == 404
     assert on_first.json() == user
+
+
+def test_clients_sending_their_bodies_slowly_hold_no_worker_slot(store: InMemoryStore) -> None:
+    slots = 2
+    settings = Settings(database_url="memory://", concurrency=slots, request_timeout_seconds=0.5)
+    app = create_app(
+        Container(settings=providers.Object(settings), memory_store=providers.Object(store))
+    )
+
+    async def read_while_a_body_trickles_on_every_slot() -> int:
+        started, never = asyncio.Semaphore(0), asyncio.Event()
+
+        async def trickle() -> AsyncIterator[bytes]:  # the first bytes of a body, then nothing
+            yield b'{"name": "Sl'
+            started.release()
+            await never.wait()
+
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+            senders = [
+                asyncio.create_task(client.post("/users/", content=trickle())) for _ in range(slots)
+            ]
+            for _ in range(slots):
+                await started.acquire()
+            read = await client.get("/users/")
+            for sender in senders:
+                sender.cancel()
+            return read.status_code
+
+    assert asyncio.run(read_while_a_body_trickles_on_every_slot()) == 200

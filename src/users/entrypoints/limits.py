@@ -1,45 +1,67 @@
-"""The request body limit, enforced whether or not the request declares its length."""
+"""The request body limit, and the body read whole before the request takes a worker's slot."""
 
-from fastapi import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024
 TOO_LARGE = "Request body too large"
+_BODY_HEADERS = (b"content-length", b"transfer-encoding")
 
 
 class BodyLimitMiddleware:
-    """Answers 413 to a body over `max_bytes`, before reading it when its length is declared."""
+    """Reads each request's body whole, up to `max_bytes`, before the request goes on.
+
+    A body over the limit is a 413, before any of it is read when its length is declared. A
+    client that sends its body slowly waits here, holding no worker slot while it sends (the
+    admission middleware, inside this one, hands out the slots).
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # A request with neither header has no body (RFC 9112, section 6.3): nothing to read.
+        if scope["type"] != "http" or not _declares_a_body(scope):
             await self.app(scope, receive, send)
             return
-        if self._declared_length(scope) > self.max_bytes:
-            await JSONResponse({"detail": TOO_LARGE}, status_code=413)(scope, receive, send)
+        if _declared_length(scope) > self.max_bytes:
+            await _too_large(scope, receive, send)
             return
-        await self.app(scope, self._counting(receive), send)
-
-    def _declared_length(self, scope: Scope) -> int:
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                return int(value) if value.isdigit() else 0
-        return 0
-
-    def _counting(self, receive: Receive) -> Receive:
-        received = 0
-
-        async def receive_within_limit() -> Message:
-            nonlocal received
+        body = bytearray()
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                # FastAPI turns any other error raised while reading a body into a 400.
-                raise HTTPException(status_code=413, detail=TOO_LARGE)
-            return message
+            if message["type"] != "http.request":  # the client left: no one to answer
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await _too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replaying(bytes(body), receive), send)
 
-        return receive_within_limit
+
+def _declares_a_body(scope: Scope) -> bool:
+    return any(name in _BODY_HEADERS for name, _ in scope["headers"])
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    await JSONResponse({"detail": TOO_LARGE}, status_code=413)(scope, receive, send)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the body already read, then whatever the client sends next."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
