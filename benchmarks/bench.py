@@ -8,7 +8,9 @@ the same way: the framework floor (no database), the driver floor (one raw psyco
 the SQLAlchemy floor (the same statement through SQLAlchemy Core, straight from the route) and,
 for POST, the transaction floor (the SQLAlchemy floor's write between BEGIN and COMMIT).
 All four run at once on one database; each round gives every server one short run per scenario,
-so that the machine's drift hits them all alike. Figures are medians over the rounds.
+so that the machine's drift hits them all alike, and each round starts with a different server,
+so that none always runs after the same one. Figures are medians over the rounds; a ratio is the
+median of the ratios within each round (runs a few seconds apart), not a ratio of medians.
 
 PostgreSQL: USERS_BENCH_DATABASE_URL names a server (a database of its own is created on it and
 dropped), else a throwaway server is started, as for the integration tests.
@@ -17,6 +19,7 @@ dropped), else a throwaway server is started, as for the integration tests.
 import argparse
 import os
 import platform
+import statistics
 import sys
 import uuid
 from contextlib import ExitStack
@@ -77,13 +80,14 @@ def _arguments() -> argparse.Namespace:
 
 def _taking_turns(
     servers: list[Server], options: argparse.Namespace
-) -> dict[tuple[str, str], Load]:
-    """Median loads per server and scenario, over rounds in which every server runs once."""
+) -> dict[tuple[str, str], list[Load]]:
+    """Loads per server and scenario, one a round, in rounds where every server runs once."""
     runs: dict[tuple[str, str], list[Load]] = {}
     batch = uuid.uuid4().hex[:8]
     for round_ in range(1, options.repeats + 1):
+        first = round_ % len(servers)
         for label, lua in SCENARIOS.items():
-            for number, server in enumerate(servers):
+            for number, server in enumerate(servers[first:] + servers[:first]):
                 if not _takes_part(server, label):
                     continue
                 print(f"round {round_}/{options.repeats}: {label} {server.name}", file=sys.stderr)
@@ -94,7 +98,7 @@ def _taking_turns(
                         server, lua, args, seconds=options.seconds, connections=options.connections
                     )
                 )
-    return {key: median_load(value) for key, value in runs.items()}
+    return runs
 
 
 def _takes_part(server: Server, label: str) -> bool:
@@ -102,7 +106,7 @@ def _takes_part(server: Server, label: str) -> bool:
     return server.name not in REFERENCES or label in REFERENCES[server.name][1]
 
 
-def _report(options: argparse.Namespace, loads: dict[tuple[str, str], Load]) -> None:
+def _report(options: argparse.Namespace, runs: dict[tuple[str, str], list[Load]]) -> None:
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
@@ -111,6 +115,7 @@ def _report(options: argparse.Namespace, loads: dict[tuple[str, str], Load]) -> 
         f"load: wrk -t1 -c{options.connections}, {options.seconds} s a run, "
         f"median of {options.repeats} rounds; {options.users} users loaded"
     )
+    loads = {key: median_load(value) for key, value in runs.items()}
     names = [*REFERENCES, WITHOUT_METRICS, "service"]
     summary = []
     for label in SCENARIOS:
@@ -123,37 +128,43 @@ def _report(options: argparse.Namespace, loads: dict[tuple[str, str], Load]) -> 
                 f"  {name:20}{run.per_second:8.0f}{run.p50_ms:9.2f}{run.p99_ms:9.2f}"
                 f"{run.cpu_us_per_request:12.0f}{run.non_2xx + run.socket_errors:8d}"
             )
-        service = loads["service", label]
         ratios = ", ".join(
-            f"{service.per_second / loads[name, label].per_second:.2f}× {name}"
-            for name in present[:-1]
+            f"{_throughput_ratio(runs, label, name):.2f}× {name}" for name in present[:-1]
         )
         print(f"  service req/s: {ratios}")
-        cost = 1 - service.per_second / loads[WITHOUT_METRICS, label].per_second
+        cost = 1 - _throughput_ratio(runs, label, WITHOUT_METRICS)
+        cpu = loads["service", label].cpu_us_per_request
         print(
             f"  metrics cost {cost:.1%} of throughput "
             f"({'within' if cost <= METRICS_BUDGET else 'over'} the {METRICS_BUDGET:.0%} budget), "
-            f"{service.cpu_us_per_request - loads[WITHOUT_METRICS, label].cpu_us_per_request:.0f}"
-            " µs of CPU per request"
+            f"{cpu - loads[WITHOUT_METRICS, label].cpu_us_per_request:.0f} µs of CPU per request"
         )
-        summary.append(_verdict(label, loads))
+        summary.append(_verdict(label, runs, loads))
     print("\nsummary: " + "; ".join(summary))
 
 
-def _verdict(label: str, loads: dict[tuple[str, str], Load]) -> str:
-    service, sqlalchemy = loads["service", label], loads["SQLAlchemy floor", label]
-    throughput = service.per_second / sqlalchemy.per_second
-    tail = service.p99_ms / sqlalchemy.p99_ms
+def _throughput_ratio(runs: dict[tuple[str, str], list[Load]], label: str, reference: str) -> float:
+    """The service's req/s over `reference`'s: the median of the two's ratio in each round."""
+    pairs = zip(runs["service", label], runs[reference, label], strict=True)
+    return statistics.median(service.per_second / other.per_second for service, other in pairs)
+
+
+def _verdict(
+    label: str, runs: dict[tuple[str, str], list[Load]], loads: dict[tuple[str, str], Load]
+) -> str:
+    throughput = _throughput_ratio(runs, label, "SQLAlchemy floor")
+    service = loads["service", label]
+    tail = service.p99_ms / loads["SQLAlchemy floor", label].p99_ms
     errors = service.non_2xx + service.socket_errors
     met = throughput >= THROUGHPUT_TARGET and tail <= P99_TARGET and errors == 0
     verdict = (
         f"{label} {throughput:.2f}× SQLAlchemy floor (≥ {THROUGHPUT_TARGET}), p99 {tail:.2f}× "
         f"(≤ {P99_TARGET}), {errors} errors: {'met' if met else 'MISSED'}; "
-        f"{service.per_second / loads['driver floor', label].per_second:.2f}× driver floor "
+        f"{_throughput_ratio(runs, label, 'driver floor'):.2f}× driver floor "
         f"(aim ≥ {DRIVER_AIM})"
     )
-    if (transaction := loads.get(("transaction floor", label))) is not None:
-        verdict += f"; {service.per_second / transaction.per_second:.2f}× transaction floor"
+    if ("transaction floor", label) in runs:
+        verdict += f"; {_throughput_ratio(runs, label, 'transaction floor'):.2f}× transaction floor"
     return verdict
 
 
