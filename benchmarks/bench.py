@@ -8,9 +8,10 @@ the same way: the framework floor (no database), the driver floor (one raw psyco
 the SQLAlchemy floor (the same statement through SQLAlchemy Core, straight from the route) and,
 for POST, the transaction floor (the SQLAlchemy floor's write between BEGIN and COMMIT).
 All four run at once on one database; each round gives every server one short run per scenario,
-so that the machine's drift hits them all alike, and each round starts with a different server,
-so that none always runs after the same one. Figures are medians over the rounds; a ratio is the
-median of the ratios within each round (runs a few seconds apart), not a ratio of medians.
+so that the machine's drift hits them all alike, and every other round runs them in reverse
+order, so that of any two servers each runs first as often as the other. Figures are medians
+over the rounds; a ratio is the median of the ratios within each round (runs a few seconds
+apart), not a ratio of medians.
 
 PostgreSQL: USERS_BENCH_DATABASE_URL names a server (a database of its own is created on it and
 dropped), else a throwaway server is started, as for the integration tests.
@@ -85,9 +86,9 @@ def _taking_turns(
     runs: dict[tuple[str, str], list[Load]] = {}
     batch = uuid.uuid4().hex[:8]
     for round_ in range(1, options.repeats + 1):
-        first = round_ % len(servers)
+        in_turn = servers if round_ % 2 else servers[::-1]
         for label, lua in SCENARIOS.items():
-            for number, server in enumerate(servers[first:] + servers[:first]):
+            for number, server in enumerate(in_turn):
                 if not _takes_part(server, label):
                     continue
                 print(f"round {round_}/{options.repeats}: {label} {server.name}", file=sys.stderr)
