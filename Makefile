@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint test-unit test-integration test-deployment bench bench-scale soak profile clean
+.PHONY: run test lint test-unit test-integration test-deployment bench bench-instructions bench-scale soak profile clean
 
 run: $(VENV)/.runtime
 	$(BIN)/users-api serve
@@ -32,6 +32,10 @@ test-deployment: $(VENV)/.dev
 # when missing) and a PostgreSQL, found as for the integration tests (USERS_BENCH_DATABASE_URL).
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.bench
+
+# Instructions per request, counted by callgrind: needs valgrind (installed when missing).
+bench-instructions: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.instructions
 
 bench-scale: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.scale
