@@ -194,7 +194,7 @@ def service_on(database: URL, name: str = "service", **settings: str) -> Iterato
     """The service, served as production serves it, on `database`; `settings` are USERS_*."""
     port = free_port()
     environment = database_environment(database) | {
-        f"USERS_{name.upper()}": value for name, value in settings.items()
+        f"USERS_{key.upper()}": value for key, value in settings.items()
     }
     with serving(name, service_command(port), environment, port) as server:
         yield server

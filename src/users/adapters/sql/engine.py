@@ -111,7 +111,7 @@ def _cursor_within_deadline(default_seconds: float) -> type[psycopg2.extensions.
     trip and holds through PgBouncer's transaction pooling, where a setting made at connect
     time (a startup `options`, a session `SET`) would not reach the next transaction's server.
     A cursor, not a SQLAlchemy event: any engine event puts every connection, transaction and
-    statement on SQLAlchemy's event path, which cost 9 % of a read's instructions (callgrind).
+    statement on SQLAlchemy's event path, which cost 10 % of a read's instructions (callgrind).
     """
 
     class CursorWithinDeadline(psycopg2.extensions.cursor):
