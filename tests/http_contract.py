@@ -9,7 +9,7 @@ import re
 import httpx2
 import pytest
 
-from tests.support import random_email
+from tests.support import random_email, simultaneously
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 MAX_ID = 2**63 - 1
@@ -319,3 +319,246 @@ class HttpContract:
         assert codes("/users/{user_id}", "delete") >= {"204", "404", "422", "503"}
         assert codes("/health", "get") >= {"200", "503"}
         assert codes("/health/live", "get") >= {"200"}
+
+    def test_the_openapi_document_declares_the_conditional_and_retry_headers(
+        self, client: httpx2.Client
+    ) -> None:
+        paths = client.get("/openapi.json").json()["paths"]
+
+        def headers(path: str, method: str) -> set[str]:
+            parameters = paths[path][method].get("parameters", [])
+            return {p["name"] for p in parameters if p["in"] == "header"}
+
+        def codes(path: str, method: str) -> set[str]:
+            return set(paths[path][method]["responses"])
+
+        user = "/users/{user_id}"
+        assert headers("/users/", "post") >= {"Idempotency-Key"}
+        assert headers(user, "get") >= {"If-None-Match", "If-Match"}
+        assert headers(user, "patch") >= {"If-Match", "If-None-Match", "Idempotency-Key"}
+        assert headers(user, "delete") >= {"If-Match", "If-None-Match"}
+        assert codes("/users/", "post") >= {"409", "422"}
+        assert codes(user, "get") >= {"304", "412"}
+        assert codes(user, "patch") >= {"409", "412", "422"}
+        assert codes(user, "delete") >= {"412"}
+        for path, method in [("/users/", "post"), (user, "get"), (user, "patch")]:
+            assert "ETag" in paths[path][method]["responses"]["200"]["headers"]
+        assert {path for path, operations in paths.items() if "head" in operations} == {
+            path for path, operations in paths.items() if "get" in operations
+        }
+
+    # Row 10: HEAD, and 405
+    @pytest.mark.parametrize("path", ["/users/", "/users/{id}", "/health", "/health/live"])
+    def test_head_answers_as_get_without_a_body(self, client: httpx2.Client, path: str) -> None:
+        user = register(client)
+        path = path.format(id=user["id"])
+
+        head = client.head(path)
+        get = client.get(path)  # on the same connection: a body after HEAD would garble it
+
+        assert (head.status_code, head.content) == (200, b"")
+        assert get.status_code == 200
+        for header in ("content-type", "content-length", "etag"):
+            assert head.headers.get(header) == get.headers.get(header)
+
+    def test_a_405_allows_every_method_of_the_path(self, client: httpx2.Client) -> None:
+        on_users = client.put("/users/")
+        on_a_user = client.put("/users/1")
+        on_health = client.post("/health")
+
+        assert (on_users.status_code, on_users.headers["allow"]) == (405, "GET, HEAD, POST")
+        assert on_a_user.headers["allow"] == "DELETE, GET, HEAD, PATCH"
+        assert on_health.headers["allow"] == "GET, HEAD"
+
+    # Conditional requests
+    def test_every_answer_carrying_a_user_has_a_strong_etag_that_every_write_changes(
+        self, client: httpx2.Client
+    ) -> None:
+        created = client.post("/users/", json={"name": "Al", "email": random_email()})
+        path = f"/users/{created.json()['id']}"
+        read = client.get(path)
+        updated = client.patch(path, json={"name": "Bo"})
+        updated_again = client.patch(path, json={"name": "Bo"})
+
+        tags = [r.headers["etag"] for r in (created, read, updated, updated_again)]
+        assert all(re.fullmatch(r'"[^"]+"', tag) for tag in tags)
+        assert tags[0] == tags[1]
+        assert len({tags[1], tags[2], tags[3]}) == 3
+        assert client.get(path).headers["etag"] == tags[3]
+
+    def test_a_read_naming_the_current_tag_is_304_without_a_body(
+        self, client: httpx2.Client
+    ) -> None:
+        user = register(client)
+        path = f"/users/{user['id']}"
+        tag = client.get(path).headers["etag"]
+
+        for if_none_match in (tag, f"W/{tag}", f'"0-0", {tag}', "*"):
+            response = client.get(path, headers={"If-None-Match": if_none_match})
+            assert (response.status_code, response.content) == (304, b"")
+            assert response.headers["etag"] == tag
+        assert client.head(path, headers={"If-None-Match": tag}).status_code == 304
+
+    def test_a_read_naming_an_old_tag_gets_the_user(self, client: httpx2.Client) -> None:
+        user = register(client)
+        path = f"/users/{user['id']}"
+        old = client.get(path).headers["etag"]
+        client.patch(path, json={"name": "Changed"})
+
+        response = client.get(path, headers={"If-None-Match": old})
+
+        assert response.status_code == 200
+        assert response.json()["name"] == "Changed"
+
+    def test_a_write_on_an_old_tag_is_412_and_changes_nothing(self, client: httpx2.Client) -> None:
+        user = register(client)
+        path = f"/users/{user['id']}"
+        old = client.get(path).headers["etag"]
+        current = client.patch(path, json={"name": "Theirs"}).json()
+
+        lost_update = client.patch(path, json={"name": "Mine"}, headers={"If-Match": old})
+        lost_delete = client.delete(path, headers={"If-Match": old})
+        weak = client.patch(path, json={"name": "Mine"}, headers={"If-Match": f"W/{old}"})
+
+        assert (lost_update.status_code, lost_delete.status_code, weak.status_code) == (
+            412,
+            412,
+            412,
+        )
+        assert lost_update.content == b'{"detail":"User has changed"}'
+        assert client.get(path).json() == current
+
+    def test_a_write_on_the_current_tag_applies(self, client: httpx2.Client) -> None:
+        user = register(client)
+        path = f"/users/{user['id']}"
+        tag = client.get(path).headers["etag"]
+
+        updated = client.patch(path, json={"name": "Mine"}, headers={"If-Match": tag})
+        deleted = client.delete(path, headers={"If-Match": updated.headers["etag"]})
+
+        assert (updated.status_code, deleted.status_code) == (200, 204)
+        assert client.get(path).status_code == 404
+
+    def test_if_none_match_any_on_a_write_refuses_an_existing_user(
+        self, client: httpx2.Client
+    ) -> None:
+        user = register(client)
+        path = f"/users/{user['id']}"
+
+        assert (
+            client.patch(path, json={"name": "X"}, headers={"If-None-Match": "*"}).status_code
+            == 412
+        )
+        assert client.patch(path, json={"name": "X"}, headers={"If-Match": "*"}).status_code == 200
+
+    def test_a_conditional_write_to_a_missing_user_is_the_404(self, client: httpx2.Client) -> None:
+        for headers in ({"If-Match": "*"}, {"If-Match": '"424242-1"'}, {"If-None-Match": "*"}):
+            assert (
+                client.patch("/users/424242", json={"name": "X"}, headers=headers).status_code
+                == 404
+            )
+            assert client.delete("/users/424242", headers=headers).status_code == 404
+            assert client.get("/users/424242", headers=headers).status_code == 404
+
+    @pytest.mark.parametrize(
+        "if_match", ['"1-', "W/", '"1-99999999999999999999999"', '"' + "9" * 5000 + '"', "1-1"]
+    )
+    def test_an_unreadable_or_impossible_if_match_matches_nothing(
+        self, client: httpx2.Client, if_match: str
+    ) -> None:
+        user = register(client)
+
+        response = client.patch(
+            f"/users/{user['id']}", json={"name": "X"}, headers={"If-Match": if_match}
+        )
+
+        assert response.status_code == 412
+
+    def test_of_simultaneous_writes_on_one_tag_exactly_one_applies(
+        self, client: httpx2.Client
+    ) -> None:
+        user = register(client)
+        path = f"/users/{user['id']}"
+        tag = client.get(path).headers["etag"]
+        writes = [("PATCH", path, {"name": f"Writer {i}"}) for i in range(8)]
+
+        statuses = simultaneously(client, writes, headers={"If-Match": tag})
+
+        assert sorted(statuses) == [200] + [412] * 7
+
+    # Safe retries
+    def test_a_retried_registration_gets_the_first_answer_and_registers_no_one_else(
+        self, client: httpx2.Client
+    ) -> None:
+        body = {"name": "Ann", "email": random_email()}
+        key = {"Idempotency-Key": "3f1c2a-registration"}
+
+        first = client.post("/users/", json=body, headers=key)
+        retried = client.post("/users/", json=body, headers=key)
+
+        assert first.status_code == retried.status_code == 200
+        assert retried.content == first.content
+        assert retried.headers["etag"] == first.headers["etag"]
+        assert client.get("/users/").json()["items"] == [first.json()]
+
+    def test_a_retried_update_is_applied_once(self, client: httpx2.Client) -> None:
+        user = register(client)
+        path = f"/users/{user['id']}"
+        key = {"Idempotency-Key": "update-once"}
+
+        first = client.patch(path, json={"name": "Once"}, headers=key)
+        retried = client.patch(path, json={"name": "Once"}, headers=key)
+
+        assert retried.content == first.content
+        assert retried.headers["etag"] == first.headers["etag"] == client.get(path).headers["etag"]
+
+    def test_a_retry_gets_a_refusal_again_even_once_it_no_longer_holds(
+        self, client: httpx2.Client
+    ) -> None:
+        taken = register(client)
+        body = {"name": "Ann", "email": taken["email"]}
+        key = {"Idempotency-Key": "refused-once"}
+        first = client.post("/users/", json=body, headers=key)
+        client.delete(f"/users/{taken['id']}")
+
+        retried = client.post("/users/", json=body, headers=key)
+
+        assert (first.status_code, retried.status_code) == (400, 400)
+        assert retried.content == first.content == b'{"detail":"Email already registered"}'
+
+    def test_a_key_sent_with_another_body_is_422_and_changes_nothing(
+        self, client: httpx2.Client
+    ) -> None:
+        key = {"Idempotency-Key": "one-request"}
+        first = client.post("/users/", json={"name": "Ann", "email": random_email()}, headers=key)
+
+        other = client.post("/users/", json={"name": "Bob", "email": random_email()}, headers=key)
+
+        assert other.status_code == 422
+        assert other.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+        assert client.get("/users/").json()["items"] == [first.json()]
+
+    @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9".encode().decode("unicode_escape")])
+    def test_a_key_that_is_not_1_to_255_printable_ascii_characters_is_422(
+        self, client: httpx2.Client, key: str
+    ) -> None:
+        response = client.post(
+            "/users/",
+            json={"name": "Ann", "email": random_email()},
+            headers={b"Idempotency-Key": key.encode("latin-1")},
+        )
+
+        assert response.status_code == 422
+        assert client.get("/users/").json()["items"] == []
+
+    def test_of_ten_simultaneous_requests_with_one_key_one_registers(
+        self, client: httpx2.Client
+    ) -> None:
+        body = {"name": "Ann", "email": random_email()}
+        requests = [("POST", "/users/", body)] * 10
+
+        statuses = simultaneously(client, requests, headers={"Idempotency-Key": "ten-at-once"})
+
+        assert set(statuses) <= {200, 409}
+        assert 200 in statuses
+        assert len(client.get("/users/").json()["items"]) == 1

@@ -1,20 +1,23 @@
-"""The `UserRepository` and `UnitOfWork` contract, run unchanged against every adapter.
+"""The `UserRepository`, `KeyRecords` and `UnitOfWork` contract, run unchanged against every
+adapter.
 
 A test class inherits `RepositoryContract` and provides a `uow` fixture: a callable that opens
 a fresh unit of work on an empty store.
 """
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from tests.support import MOMENT, new_user, random_email
-from users.domain.errors import EmailAlreadyRegistered, WriteInReadOnlyUnit
-from users.domain.model import MAX_USER_ID, Email, User, UserChanges
+from users.domain.errors import EmailAlreadyRegistered, UserChanged, WriteInReadOnlyUnit
+from users.domain.idempotency import KeyRecord, Outcome, Refusal
+from users.domain.model import FIRST_VERSION, MAX_USER_ID, Email, Precondition, User, UserChanges
 from users.domain.ports import UnitOfWorkFactory
 
 LATER = MOMENT + timedelta(hours=1)
+LEASE = timedelta(seconds=5)
 
 
 def add_committed(uow: UnitOfWorkFactory, email: str | None = None, name: str = "Alice") -> User:
@@ -22,6 +25,31 @@ def add_committed(uow: UnitOfWorkFactory, email: str | None = None, name: str = 
         user = unit.users.add(new_user(email, name))
         unit.commit()
     return user
+
+
+def attempt(
+    key: str = "key-1", started_at: datetime = MOMENT, request: str = "a" * 64
+) -> KeyRecord:
+    """An attempt under `key`, holding it for `LEASE` from `started_at`."""
+    return KeyRecord(key, request, started_at, expires_at=started_at + LEASE)
+
+
+def claim(
+    uow: UnitOfWorkFactory, record: KeyRecord, now: datetime | None = None
+) -> KeyRecord | None:
+    with uow() as unit:
+        held = unit.keys.claim(record, now or record.started_at)
+        unit.commit()
+    return held
+
+
+def finish(
+    uow: UnitOfWorkFactory, record: KeyRecord, outcome: Outcome, expires_at: datetime
+) -> bool:
+    with uow() as unit:
+        finished = unit.keys.finish(record, outcome, expires_at)
+        unit.commit()
+    return finished
 
 
 class RepositoryContract:
@@ -124,7 +152,7 @@ class RepositoryContract:
         with uow() as unit:
             stored = unit.users.get(user.id)
 
-        assert renamed == replace(user, name="Alicia", updated_at=LATER)
+        assert renamed == replace(user, name="Alicia", updated_at=LATER, version=user.version + 1)
         assert stored == renamed
 
     def test_an_update_can_change_the_letter_case_of_the_own_address(
@@ -213,3 +241,174 @@ class RepositoryContract:
 
         with uow(read_only=True) as unit:
             assert unit.users.list_page(after=0, limit=10) == [user]
+
+    # Versions and conditional writes
+    def test_a_user_starts_at_the_first_version_and_every_update_adds_one(
+        self, uow: UnitOfWorkFactory
+    ) -> None:
+        user = add_committed(uow)
+
+        with uow() as unit:
+            once = unit.users.update(user.id, UserChanges(updated_at=LATER, name="B"))
+            twice = unit.users.update(user.id, UserChanges(updated_at=LATER, name="B"))
+            unit.commit()
+
+        assert user.version == FIRST_VERSION
+        assert (once and once.version, twice and twice.version) == (2, 3)
+
+    def test_a_conditional_update_applies_to_an_allowed_version_only(
+        self, uow: UnitOfWorkFactory
+    ) -> None:
+        user = add_committed(uow, name="Alice")
+        first_only = Precondition(only=frozenset({FIRST_VERSION}))
+
+        with uow() as unit:
+            updated = unit.users.update(user.id, UserChanges(LATER, name="Bea"), first_only)
+            unit.commit()
+        with pytest.raises(UserChanged), uow() as unit:
+            unit.users.update(user.id, UserChanges(LATER, name="Cleo"), first_only)
+        with uow() as unit:
+            stored = unit.users.get(user.id)
+
+        assert updated is not None
+        assert updated.name == "Bea"
+        assert stored == updated
+
+    def test_a_precondition_can_exclude_versions_instead(self, uow: UnitOfWorkFactory) -> None:
+        user = add_committed(uow)
+        changes = UserChanges(LATER, name="Bea")
+
+        with pytest.raises(UserChanged), uow() as unit:
+            unit.users.update(user.id, changes, Precondition(excluded=frozenset({user.version})))
+        with uow() as unit:
+            updated = unit.users.update(user.id, changes, Precondition(excluded=frozenset({7})))
+
+        assert updated is not None
+        assert updated.version == user.version + 1
+
+    def test_a_conditional_remove_leaves_a_changed_user_in_place(
+        self, uow: UnitOfWorkFactory
+    ) -> None:
+        user = add_committed(uow)
+
+        with pytest.raises(UserChanged), uow() as unit:
+            unit.users.remove(user.id, Precondition(only=frozenset({user.version + 1})))
+        with uow() as unit:
+            assert unit.users.get(user.id) == user
+            assert unit.users.remove(user.id, Precondition(only=frozenset({user.version})))
+            unit.commit()
+        with uow() as unit:
+            assert unit.users.get(user.id) is None
+
+    def test_a_conditional_write_to_a_missing_user_finds_no_user_not_a_change(
+        self, uow: UnitOfWorkFactory
+    ) -> None:
+        nothing_allowed = Precondition(only=frozenset())
+
+        with uow() as unit:
+            assert unit.users.update(MAX_USER_ID, UserChanges(LATER, "x"), nothing_allowed) is None
+            assert unit.users.remove(MAX_USER_ID, nothing_allowed) is False
+
+    # Idempotency keys
+    def test_a_free_key_is_claimed_and_then_held_against_other_attempts(
+        self, uow: UnitOfWorkFactory
+    ) -> None:
+        first = attempt()
+
+        taken = claim(uow, first)
+        refused = claim(uow, attempt(started_at=MOMENT + timedelta(seconds=1), request="b" * 64))
+
+        assert taken is None
+        assert refused == first
+
+    def test_a_finished_attempt_keeps_its_outcome_exactly_until_it_expires(
+        self, uow: UnitOfWorkFactory
+    ) -> None:
+        user = add_committed(uow, "ΣΩΚΡΆΤΗΣ@example.gr")
+        first = attempt()
+        claim(uow, first)
+        kept_until = MOMENT + timedelta(hours=24)
+
+        finished = finish(uow, first, Outcome(user=user), kept_until)
+        before_expiry = claim(uow, attempt(started_at=kept_until - timedelta(microseconds=1)))
+        at_expiry = claim(uow, attempt(started_at=kept_until))
+
+        assert finished is True
+        assert before_expiry == replace(first, expires_at=kept_until, outcome=Outcome(user=user))
+        assert at_expiry is None
+
+    def test_a_refusal_is_kept_as_an_outcome(self, uow: UnitOfWorkFactory) -> None:
+        first = attempt()
+        claim(uow, first)
+        refused = Outcome(refusal=Refusal.EMAIL_ALREADY_REGISTERED)
+
+        finish(uow, first, refused, LATER)
+        held = claim(uow, attempt(started_at=MOMENT + timedelta(seconds=1)))
+
+        assert held is not None
+        assert held.outcome == refused
+
+    def test_an_attempt_whose_lease_ran_out_loses_its_key_to_the_next(
+        self, uow: UnitOfWorkFactory
+    ) -> None:
+        stalled = attempt()
+        claim(uow, stalled)
+        retry = attempt(started_at=stalled.expires_at)
+
+        taken_over = claim(uow, retry)
+        stalled_finished = finish(uow, stalled, Outcome(refusal=Refusal.USER_NOT_FOUND), LATER)
+        with uow() as unit:
+            unit.keys.release(stalled)
+            unit.commit()
+
+        assert taken_over is None
+        assert stalled_finished is False
+        assert claim(uow, attempt(started_at=retry.started_at)) == retry
+
+    def test_releasing_frees_an_unfinished_key_only(self, uow: UnitOfWorkFactory) -> None:
+        released, kept = attempt("released"), attempt("kept")
+        for record in (released, kept):
+            claim(uow, record)
+        finish(uow, kept, Outcome(refusal=Refusal.USER_CHANGED), LATER)
+
+        with uow() as unit:
+            unit.keys.release(released)
+            unit.keys.release(kept)
+            unit.commit()
+
+        assert claim(uow, attempt("released", request="b" * 64)) is None
+        assert claim(uow, attempt("kept")) is not None
+
+    def test_an_outcome_is_kept_with_the_write_it_answers_or_not_at_all(
+        self, uow: UnitOfWorkFactory
+    ) -> None:
+        first = attempt()
+        claim(uow, first)
+
+        with uow() as unit:
+            user = unit.users.add(new_user())
+            unit.keys.finish(first, Outcome(user=user), LATER)
+
+        with uow() as unit:
+            assert unit.users.get(user.id) is None
+        assert claim(uow, attempt(started_at=MOMENT + timedelta(seconds=1))) == first
+
+    def test_a_purge_forgets_the_oldest_expired_records_up_to_the_limit(
+        self, uow: UnitOfWorkFactory
+    ) -> None:
+        expired = [attempt(f"expired-{i}", MOMENT + timedelta(seconds=i)) for i in range(3)]
+        live = attempt("live", started_at=LATER)
+        for record in [*expired, live]:
+            claim(uow, record)
+        purged_at = LATER
+
+        with uow() as unit:
+            unit.keys.purge(purged_at, limit=2)
+            unit.commit()
+        with uow() as unit:  # what is left: a claim by another request sees a record or not
+            left = [
+                unit.keys.claim(replace(record, fingerprint="b" * 64), MOMENT)
+                for record in [*expired, live]
+            ]
+
+        assert [held is not None for held in left] == [False, False, True, True]

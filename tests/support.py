@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx2
 
 from users.domain.model import Email, NewUser
+from users.domain.ports import Clock, UnitOfWorkFactory
+from users.domain.services import UserService
 
 
 def random_email(domain: str = "example.com") -> str:
@@ -22,6 +24,18 @@ def new_user(email: str | None = None, name: str = "Alice") -> NewUser:
 
 
 MOMENT = datetime(2026, 11, 24, 15, 20, 11, 123456, tzinfo=UTC)
+KEY_LEASE = timedelta(seconds=5)
+KEY_RETENTION = timedelta(hours=24)
+
+
+def user_service(uow: UnitOfWorkFactory, clock: Clock | None = None) -> UserService:
+    """The use cases over `uow`, on a `SteppingClock` unless told otherwise."""
+    return UserService(
+        unit_of_work=uow,
+        clock=clock or SteppingClock(),
+        key_lease=KEY_LEASE,
+        key_retention=KEY_RETENTION,
+    )
 
 
 class SteppingClock:
@@ -46,7 +60,9 @@ def free_port() -> int:
 Request = tuple[str, str, dict[str, str]]
 
 
-def simultaneously(client: httpx2.Client, requests: list[Request]) -> list[int]:
+def simultaneously(
+    client: httpx2.Client, requests: list[Request], headers: dict[str, str] | None = None
+) -> list[int]:
     """Send all `requests` at once, each from its own thread, and return their statuses.
 
     Through a `TestClient` they all reach the app in the one event loop where its lifespan
@@ -54,7 +70,9 @@ def simultaneously(client: httpx2.Client, requests: list[Request]) -> list[int]:
     """
     with ThreadPoolExecutor(max_workers=len(requests)) as threads:
         responses = threads.map(
-            lambda request: client.request(request[0], request[1], json=request[2] or None),
+            lambda request: client.request(
+                request[0], request[1], json=request[2] or None, headers=headers
+            ),
             requests,
         )
         return [response.status_code for response in responses]

@@ -1,6 +1,7 @@
 """The composition root: which adapter serves each port, built from the settings."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import partial
 
 from dependency_injector import containers, providers
@@ -49,5 +50,12 @@ class Container(containers.DeclarativeContainer):
         sql=providers.ThreadSafeSingleton(SqlStoreProbe, engines, schema_revision),
     )
     user_service = providers.ThreadSafeSingleton(
-        UserService, unit_of_work=unit_of_work_factory, clock=system_clock
+        UserService,
+        unit_of_work=unit_of_work_factory,
+        clock=system_clock,
+        # No write outlasts its request's deadline: its key is free again after it.
+        key_lease=providers.Factory(timedelta, seconds=settings.provided.request_timeout_seconds),
+        key_retention=providers.Factory(
+            timedelta, seconds=settings.provided.idempotency_retention_seconds
+        ),
     )

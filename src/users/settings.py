@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         description="the longest a request waits for its database work, queueing included; "
         "past it, 503 with Retry-After",
     )
+    idempotency_retention_seconds: int = Field(
+        86400,
+        ge=1,
+        le=30 * 86400,
+        description="how long the answer to a write sent with an Idempotency-Key is kept for "
+        "its retries",
+    )
     connect_timeout_seconds: int = Field(2, ge=2)
     shutdown_drain_seconds: float = Field(
         3.0,

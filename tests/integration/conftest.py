@@ -10,11 +10,12 @@ import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import URL, Engine, create_engine, make_url, text
+from sqlalchemy import URL, Engine, create_engine, make_url
 
 from tests.integration.postgres import NoPostgres, postgres_server, throwaway_database
 from users.adapters.sql.engine import EngineOptions, Engines, create_engines
 from users.adapters.sql.schema import expected_revision, migrate
+from users.adapters.sql.tables import metadata
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from users.container import Container
 from users.domain.ports import UnitOfWorkFactory
@@ -57,10 +58,11 @@ def engines(database_url: URL) -> Iterator[Engines]:
 
 @pytest.fixture
 def committed(engine: Engine) -> Iterator[Engine]:
-    """The engine, for tests whose data is really committed; the table is emptied after."""
+    """The engine, for tests whose data is really committed; the tables are emptied after."""
     yield engine
     with engine.connect() as connection:
-        connection.execute(text("DELETE FROM users"))
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -86,7 +88,7 @@ def app_on(
 
 @pytest.fixture
 def app(database_url: URL, engines: Engines, committed: Engine) -> FastAPI:
-    """The whole service on PostgreSQL, on the shared engines; the table is emptied after."""
+    """The whole service on PostgreSQL, on the shared engines; the tables are emptied after."""
     return app_on(database_url, {"engines": providers.Object(engines)})
 
 

@@ -43,6 +43,14 @@ def tables_of(url: URL) -> set[str]:
         engine.dispose()
 
 
+def columns_of(url: URL, table: str) -> list[str]:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        return [column["name"] for column in inspect(engine).get_columns(table)]
+    finally:
+        engine.dispose()
+
+
 def pending_changes(url: URL) -> list[object]:
     engine = create_engine(url, poolclass=NullPool)
     try:
@@ -79,7 +87,7 @@ def test_migrating_an_empty_database_creates_the_schema(empty_database: URL) -> 
     migration = migrate(empty_database)
 
     assert (migration.before, migration.after) == (None, expected_revision())
-    assert tables_of(empty_database) == {"alembic_version", "users"}
+    assert tables_of(empty_database) == {"alembic_version", "users", "idempotency_keys"}
 
 
 def test_the_tables_match_the_migrations(empty_database: URL) -> None:
@@ -165,6 +173,31 @@ def test_a_downgrade_that_would_merge_two_people_is_refused_and_changes_nothing(
     assert "id 1  'straße@example.com'  the same address as id 2" in str(refused.value)
     assert revision_at(empty_database) == expected_revision()
     assert keys_of(empty_database) == [(1, "straße@example.com"), (2, "strasse@example.com")]
+
+
+def test_0003_puts_stored_users_at_their_first_version_and_keeps_keys_until_undone(
+    empty_database: URL,
+) -> None:
+    alembic(empty_database, command.upgrade, "0002")
+    insert_keyed(empty_database, [(1, "ann@example.com", "ann@example.com")])
+
+    migrate(empty_database)
+    versions = run_sql(empty_database, "SELECT id, version FROM users")
+    tables_at_head = tables_of(empty_database)
+    alembic(empty_database, command.downgrade, "0002")
+
+    assert versions == [(1, 1)]
+    assert "idempotency_keys" in tables_at_head
+    assert "idempotency_keys" not in tables_of(empty_database)
+    assert columns_of(empty_database, "users") == [
+        "id",
+        "name",
+        "email",
+        "email_key",
+        "created_at",
+        "updated_at",
+    ]
+    assert run_sql(empty_database, "SELECT id, email FROM users") == [(1, "ann@example.com")]
 
 
 def test_the_alembic_command_upgrades_the_configured_database(empty_database: URL) -> None:

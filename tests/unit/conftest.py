@@ -12,7 +12,7 @@ from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.support import SteppingClock
+from tests.support import user_service
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from users.container import Container
 from users.domain.ports import UnitOfWorkFactory
@@ -64,7 +64,7 @@ def uow(store: InMemoryStore) -> UnitOfWorkFactory:
 
 @pytest.fixture
 def service(uow: UnitOfWorkFactory) -> UserService:
-    return UserService(unit_of_work=uow, clock=SteppingClock())
+    return user_service(uow)
 
 
 @pytest.fixture

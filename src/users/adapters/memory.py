@@ -4,12 +4,21 @@ import bisect
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable, WriteInReadOnlyUnit
-from users.domain.model import Email, NewUser, User, UserChanges
+from users.domain.errors import (
+    EmailAlreadyRegistered,
+    StoreUnavailable,
+    UserChanged,
+    WriteInReadOnlyUnit,
+)
+from users.domain.idempotency import KeyRecord, Outcome
+from users.domain.model import FIRST_VERSION, Email, NewUser, Precondition, User, UserChanges
 from users.domain.ports import StoreStatus
+
+Undo = Callable[[], None]
 
 
 class InMemoryStore:
@@ -22,6 +31,7 @@ class InMemoryStore:
         self.users: dict[int, User] = {}
         self.sorted_ids: list[int] = []
         self.ids_by_key: dict[str, int] = {}
+        self.keys: dict[str, KeyRecord] = {}
 
     def status(self) -> StoreStatus:
         """The `StoreProbe` of this store: it has no schema, and answers unless switched off."""
@@ -42,9 +52,7 @@ class InMemoryStore:
 class InMemoryUserRepository:
     """The users of an `InMemoryStore`, seen from one unit of work that can undo its writes."""
 
-    def __init__(
-        self, store: InMemoryStore, undo_log: list[Callable[[], None]], *, read_only: bool
-    ) -> None:
+    def __init__(self, store: InMemoryStore, undo_log: list[Undo], *, read_only: bool) -> None:
         self._store = store
         self._undo_log = undo_log
         self._read_only = read_only
@@ -60,6 +68,7 @@ class InMemoryUserRepository:
             email=new_user.email,
             created_at=new_user.created_at,
             updated_at=new_user.created_at,
+            version=FIRST_VERSION,
         )
         self._store.put(user)
         self._undo_log.append(lambda: self._store.drop(user))
@@ -76,11 +85,14 @@ class InMemoryUserRepository:
         start = bisect.bisect_right(self._store.sorted_ids, after)
         return [self._store.users[i] for i in self._store.sorted_ids[start : start + limit]]
 
-    def update(self, user_id: int, changes: UserChanges) -> User | None:
+    def update(
+        self, user_id: int, changes: UserChanges, precondition: Precondition | None = None
+    ) -> User | None:
         self._refuse_read_only("update")
         current = self._store.users.get(user_id)
         if current is None:
             return None
+        _check(precondition, current)
         if changes.email is not None:
             self._refuse_taken(changes.email, owner_id=user_id)
         updated = replace(
@@ -88,16 +100,18 @@ class InMemoryUserRepository:
             name=current.name if changes.name is None else changes.name,
             email=current.email if changes.email is None else changes.email,
             updated_at=changes.updated_at,
+            version=current.version + 1,
         )
         self._swap(current, updated)
         self._undo_log.append(lambda: self._swap(updated, current))
         return updated
 
-    def remove(self, user_id: int) -> bool:
+    def remove(self, user_id: int, precondition: Precondition | None = None) -> bool:
         self._refuse_read_only("remove")
         user = self._store.users.get(user_id)
         if user is None:
             return False
+        _check(precondition, user)
         self._store.drop(user)
         self._undo_log.append(lambda: self._store.put(user))
         return True
@@ -115,15 +129,69 @@ class InMemoryUserRepository:
         self._store.put(new)
 
 
+def _check(precondition: Precondition | None, user: User) -> None:
+    if precondition is not None and not precondition.allows(user.version):
+        raise UserChanged(user.id)
+
+
+class InMemoryKeyRecords:
+    """The idempotency keys of an `InMemoryStore`, seen from one unit of work."""
+
+    def __init__(self, store: InMemoryStore, undo_log: list[Undo], *, read_only: bool) -> None:
+        self._records = store.keys
+        self._undo_log = undo_log
+        self._read_only = read_only
+
+    def claim(self, attempt: KeyRecord, now: datetime) -> KeyRecord | None:
+        held = self._records.get(attempt.key)
+        if held is not None and held.expires_at > now:
+            return held
+        self._set(attempt.key, attempt)
+        return None
+
+    def finish(self, attempt: KeyRecord, outcome: Outcome, expires_at: datetime) -> bool:
+        if not self._holds(attempt):
+            return False
+        self._set(attempt.key, replace(attempt, outcome=outcome, expires_at=expires_at))
+        return True
+
+    def release(self, attempt: KeyRecord) -> None:
+        if self._holds(attempt):
+            self._set(attempt.key, None)
+
+    def purge(self, now: datetime, limit: int) -> None:
+        expired = [record for record in self._records.values() if record.expires_at <= now]
+        for record in sorted(expired, key=lambda record: record.expires_at)[:limit]:
+            self._set(record.key, None)
+
+    def _holds(self, attempt: KeyRecord) -> bool:
+        held = self._records.get(attempt.key)
+        return held is not None and held.outcome is None and held.started_at == attempt.started_at
+
+    def _set(self, key: str, record: KeyRecord | None) -> None:
+        if self._read_only:
+            raise WriteInReadOnlyUnit("keys")
+        before = self._records.get(key)
+        self._put(key, record)
+        self._undo_log.append(lambda: self._put(key, before))
+
+    def _put(self, key: str, record: KeyRecord | None) -> None:
+        if record is None:
+            self._records.pop(key, None)
+        else:
+            self._records[key] = record
+
+
 class InMemoryUnitOfWork:
     """A transaction on an `InMemoryStore`, alone on it; what it does not commit is undone."""
 
     users: InMemoryUserRepository
+    keys: InMemoryKeyRecords
 
     def __init__(self, store: InMemoryStore, *, read_only: bool = False) -> None:
         self._store = store
         self._read_only = read_only
-        self._undo_log: list[Callable[[], None]] = []
+        self._undo_log: list[Undo] = []
 
     def __enter__(self) -> Self:
         if not self._store.reachable:
@@ -131,6 +199,7 @@ class InMemoryUnitOfWork:
         self._store.lock.acquire()
         self._undo_log.clear()
         self.users = InMemoryUserRepository(self._store, self._undo_log, read_only=self._read_only)
+        self.keys = InMemoryKeyRecords(self._store, self._undo_log, read_only=self._read_only)
         return self
 
     def __exit__(

@@ -25,6 +25,18 @@ class EmailAlreadyRegistered(DomainError):
     """Another user already has this email address, in any letter case."""
 
 
+class UserChanged(DomainError):
+    """The user is not at a version the write was made conditional on: someone changed it."""
+
+
+class IdempotencyKeyReused(DomainError):
+    """An idempotency key already names a different request."""
+
+
+class RequestInProgress(DomainError):
+    """Another request with the same idempotency key has not finished yet."""
+
+
 class StoreUnavailable(DomainError):
     """The user store cannot be reached; the request may succeed later."""
 

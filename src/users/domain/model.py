@@ -13,6 +13,10 @@ NAME_MAX_LENGTH = 100
 EMAIL_MAX_LENGTH = 254
 # Ids are stored as signed 64-bit integers; anything larger can name no user.
 MAX_USER_ID = 2**63 - 1
+# A user's version counts its writes: 1 when registered, one more on each update. Versions
+# are stored as signed 32-bit integers.
+FIRST_VERSION = 1
+MAX_VERSION = 2**31 - 1
 
 # Control characters, and lone surrogates that no store can encode.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs"})
@@ -68,6 +72,7 @@ class User:
     email: Email
     created_at: datetime
     updated_at: datetime
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +91,16 @@ class UserChanges:
     updated_at: datetime
     name: str | None = None
     email: Email | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """The versions of a user a conditional write may change: one of `only` (any version when
+    `None`), and none of `excluded`."""
+
+    only: frozenset[int] | None = None
+    excluded: frozenset[int] = frozenset()
+
+    def allows(self, version: int) -> bool:
+        """Whether a user at `version` may be changed."""
+        return (self.only is None or version in self.only) and version not in self.excluded

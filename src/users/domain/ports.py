@@ -6,7 +6,8 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
-from users.domain.model import Email, NewUser, User, UserChanges
+from users.domain.idempotency import KeyRecord, Outcome
+from users.domain.model import Email, NewUser, Precondition, User, UserChanges
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware, in UTC."""
@@ -31,15 +32,42 @@ class UserRepository(Protocol):
         """Up to `limit` users with ids greater than `after`, in id order."""
         ...
 
-    def update(self, user_id: int, changes: UserChanges) -> User | None:
-        """Apply `changes` and return the user, `None` if there is no such user.
+    def update(
+        self, user_id: int, changes: UserChanges, precondition: Precondition | None = None
+    ) -> User | None:
+        """Apply `changes`, one version later, and return the user; `None` if there is no such
+        user.
 
-        Raises `EmailAlreadyRegistered` if the new email belongs to another user.
+        Raises `UserChanged` if the user's version is not one `precondition` allows (checked
+        and written in one step), `EmailAlreadyRegistered` if the new email belongs to another
+        user.
         """
         ...
 
-    def remove(self, user_id: int) -> bool:
-        """Delete the user; `False` if there was no such user."""
+    def remove(self, user_id: int, precondition: Precondition | None = None) -> bool:
+        """Delete the user; `False` if there was no such user, `UserChanged` as in `update`."""
+        ...
+
+
+class KeyRecords(Protocol):
+    """Writes sent under an idempotency key and how they ended, each kept until it expires."""
+
+    def claim(self, attempt: KeyRecord, now: datetime) -> KeyRecord | None:
+        """Hold `attempt.key` for `attempt`, unless a record unexpired at `now` holds it: then
+        that record, and nothing changes."""
+        ...
+
+    def finish(self, attempt: KeyRecord, outcome: Outcome, expires_at: datetime) -> bool:
+        """Keep `outcome` under the key `attempt` holds until `expires_at`; `False` if the
+        attempt no longer holds its key (its lease ran out and another took it)."""
+        ...
+
+    def release(self, attempt: KeyRecord) -> None:
+        """Forget the key `attempt` holds, unless the attempt finished."""
+        ...
+
+    def purge(self, now: datetime, limit: int) -> None:
+        """Forget up to `limit` records expired at `now`."""
         ...
 
 
@@ -49,6 +77,11 @@ class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository:
         """The users, as this unit of work sees them."""
+        ...
+
+    @property
+    def keys(self) -> KeyRecords:
+        """The idempotency keys, in the same transaction as the users."""
         ...
 
     def __enter__(self) -> Self: ...

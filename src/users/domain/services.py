@@ -1,10 +1,18 @@
 """The use cases: what a caller can do with users, whatever the store or the transport."""
 
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
 
-from users.domain.errors import UserNotFound
-from users.domain.model import Email, NewUser, User, UserChanges, parse_name
-from users.domain.ports import Clock, UnitOfWorkFactory
+from users.domain.errors import RequestInProgress, StoreUnavailable, UserNotFound
+from users.domain.idempotency import REFUSED_BY, KeyRecord, Outcome, fingerprint
+from users.domain.model import Email, NewUser, Precondition, User, UserChanges, parse_name
+from users.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory, UserRepository
+
+# Expired keys are forgotten a few at a time by the requests that bring new ones: no job to
+# run, and no request pays for a backlog.
+KEYS_PURGED_PER_CLAIM = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,17 +26,30 @@ class UserPage:
 class UserService:
     """Registers, reads, lists, updates and deletes users, one unit of work per call."""
 
-    def __init__(self, *, unit_of_work: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        unit_of_work: UnitOfWorkFactory,
+        clock: Clock,
+        key_lease: timedelta,
+        key_retention: timedelta,
+    ) -> None:
+        """`key_lease`: how long a write holds its idempotency key before another attempt may
+        take it over (at least as long as a write can run); `key_retention`: how long an outcome
+        is kept for retries."""
         self._unit_of_work = unit_of_work
         self._clock = clock
+        self._key_lease = key_lease
+        self._key_retention = key_retention
 
-    def register(self, *, name: str, email: Email) -> User:
-        """Register a new user; raise `EmailAlreadyRegistered` if the address is taken."""
+    def register(self, *, name: str, email: Email, key: str | None = None) -> User:
+        """Register a new user; raise `EmailAlreadyRegistered` if the address is taken.
+
+        Under an idempotency `key`, the registration happens once: see `_write`.
+        """
         new_user = NewUser(name=parse_name(name), email=email, created_at=self._clock())
-        with self._unit_of_work() as uow:
-            user = uow.users.add(new_user)
-            uow.commit()
-        return user
+        request = ("register", new_user.name, email.address)
+        return self._write(key, request, lambda users: users.add(new_user))
 
     def get(self, *, user_id: int) -> User:
         """The user with this id; raise `UserNotFound` if there is none."""
@@ -52,24 +73,101 @@ class UserService:
             return UserPage(items=users[:limit], next_after=users[limit - 1].id)
         return UserPage(items=users, next_after=None)
 
-    def update(self, *, user_id: int, name: str | None = None, email: Email | None = None) -> User:
-        """Change the name and/or email; raise `UserNotFound` or `EmailAlreadyRegistered`."""
+    def update(
+        self,
+        *,
+        user_id: int,
+        name: str | None = None,
+        email: Email | None = None,
+        precondition: Precondition | None = None,
+        key: str | None = None,
+    ) -> User:
+        """Change the name and/or email; raise `UserNotFound`, `EmailAlreadyRegistered`, or
+        `UserChanged` when the user is at a version `precondition` does not allow.
+
+        Under an idempotency `key`, the update happens once: see `_write`.
+        """
         changes = UserChanges(
             updated_at=self._clock(),
             name=None if name is None else parse_name(name),
             email=email,
         )
-        with self._unit_of_work() as uow:
-            user = uow.users.update(user_id, changes)
-            uow.commit()
-        if user is None:
-            raise UserNotFound(user_id)
-        return user
 
-    def delete(self, *, user_id: int) -> None:
-        """Delete the user; raise `UserNotFound` if there is none."""
+        def update(users: UserRepository) -> User:
+            user = users.update(user_id, changes, precondition)
+            if user is None:
+                raise UserNotFound(user_id)
+            return user
+
+        address = None if email is None else email.address
+        request = ("update", user_id, changes.name, address, _asked(precondition))
+        return self._write(key, request, update)
+
+    def delete(self, *, user_id: int, precondition: Precondition | None = None) -> None:
+        """Delete the user; raise `UserNotFound` if there is none, `UserChanged` as `update`."""
         with self._unit_of_work() as uow:
-            removed = uow.users.remove(user_id)
+            removed = uow.users.remove(user_id, precondition)
             uow.commit()
         if not removed:
             raise UserNotFound(user_id)
+
+    def _write(
+        self, key: str | None, request: tuple[object, ...], write: Callable[[UserRepository], User]
+    ) -> User:
+        """Run `write` in a unit of work; under an idempotency `key`, once for every request
+        asking the same thing with it.
+
+        The key is claimed in a transaction of its own, so that a retry arriving meanwhile sees
+        it held (`RequestInProgress`). The outcome is kept in the write's own transaction: if
+        the write is durable, so is its answer. A refusal (a taken email, a missing or changed
+        user) is kept too, as the key's answer; a failure of the store lets go of the key.
+        """
+        if key is None:
+            with self._unit_of_work() as uow:
+                user = write(uow.users)
+                uow.commit()
+            return user
+        now = self._clock()
+        attempt = KeyRecord(key, fingerprint(*request), now, expires_at=now + self._key_lease)
+        # Apart from the claim: a transaction that writes keeps to one key's record.
+        with self._unit_of_work() as uow:
+            uow.keys.purge(now, KEYS_PURGED_PER_CLAIM)
+            uow.commit()
+        with self._unit_of_work() as uow:
+            held = uow.keys.claim(attempt, now)
+            uow.commit()
+        if held is not None:
+            return held.answer_to(attempt.fingerprint)
+        try:
+            with self._unit_of_work() as uow:
+                user = write(uow.users)
+                self._finish(uow, attempt, Outcome(user=user))
+                uow.commit()
+        except tuple(REFUSED_BY) as refused:
+            with suppress(StoreUnavailable), self._unit_of_work() as uow:
+                # Kept on a best-effort basis: if the store fails here, the key is
+                # taken over once its lease runs out, and the write is tried again.
+                self._finish(uow, attempt, Outcome(refusal=REFUSED_BY[type(refused)]))
+                uow.commit()
+            raise
+        except BaseException:
+            # Nothing was written: a retry may do the write. If the store is down, the lease
+            # lets go of the key instead.
+            with suppress(StoreUnavailable), self._unit_of_work() as uow:
+                uow.keys.release(attempt)
+                uow.commit()
+            raise
+        return user
+
+    def _finish(self, uow: UnitOfWork, attempt: KeyRecord, outcome: Outcome) -> None:
+        if not uow.keys.finish(attempt, outcome, expires_at=self._clock() + self._key_retention):
+            # The lease ran out and a retry took the key over: it does the write, not this one.
+            raise RequestInProgress(attempt.key)
+
+
+def _asked(precondition: Precondition | None) -> object:
+    """What a precondition asks, as a fingerprint can take it."""
+    if precondition is None:
+        return None
+    only = None if precondition.only is None else sorted(precondition.only)
+    return [only, sorted(precondition.excluded)]

@@ -13,8 +13,11 @@ from starlette.routing import Route
 from users.domain.errors import (
     DomainError,
     EmailAlreadyRegistered,
+    IdempotencyKeyReused,
     InvalidUserData,
+    RequestInProgress,
     StoreUnavailable,
+    UserChanged,
     UserNotFound,
 )
 from users.entrypoints.schemas import ErrorOut
@@ -22,9 +25,12 @@ from users.entrypoints.schemas import ErrorOut
 ERROR_RESPONSES: dict[type[DomainError], tuple[int, str]] = {
     EmailAlreadyRegistered: (400, "Email already registered"),
     UserNotFound: (404, "User not found"),
+    RequestInProgress: (409, "A request with this Idempotency-Key is in progress"),
+    UserChanged: (412, "User has changed"),
     StoreUnavailable: (503, "Database unavailable"),
 }
-# A 503 is worth retrying: says when, in seconds.
+# These are worth retrying as they are: a Retry-After header says when, in seconds.
+RETRY_LATER = frozenset({409, 503})
 RETRY_AFTER_SECONDS = 1
 _RETRY_AFTER_DOC = {
     "Retry-After": {
@@ -44,7 +50,7 @@ class AsciiJSONResponse(JSONResponse):
 def error_response(error: type[DomainError]) -> JSONResponse:
     """The response to `error`, from the table."""
     status, detail = ERROR_RESPONSES[error]
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in RETRY_LATER else None
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
@@ -54,7 +60,7 @@ def documented_errors(*errors: type[DomainError]) -> dict[int | str, dict[str, A
         ERROR_RESPONSES[error][0]: {
             "model": ErrorOut,
             "description": ERROR_RESPONSES[error][1],
-            **({"headers": _RETRY_AFTER_DOC} if ERROR_RESPONSES[error][0] == 503 else {}),
+            **({"headers": _RETRY_AFTER_DOC} if ERROR_RESPONSES[error][0] in RETRY_LATER else {}),
         }
         for error in errors
     }
@@ -65,6 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for error in ERROR_RESPONSES:
         app.add_exception_handler(error, _fixed_response(error))
     app.add_exception_handler(InvalidUserData, _invalid_user_data)
+    app.add_exception_handler(IdempotencyKeyReused, _key_reused)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     app.add_exception_handler(StarletteHTTPException, _unparseable_body)
@@ -79,6 +86,18 @@ def _fixed_response(error: type[DomainError]) -> Any:
 
 async def _invalid_user_data(request: Request, exc: Exception) -> Response:
     return _unprocessable([{"type": "value_error", "loc": ["body"], "msg": str(exc)}])
+
+
+async def _key_reused(request: Request, exc: Exception) -> Response:
+    return _unprocessable(
+        [
+            {
+                "type": "idempotency_key_reused",
+                "loc": ["header", "idempotency-key"],
+                "msg": "this Idempotency-Key was sent with a different request",
+            }
+        ]
+    )
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:

@@ -1,20 +1,28 @@
 """The HTTP routes: each turns a request into one use case call and its result into a response."""
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import FastAPI, Path, Query, Response, status
+from fastapi import FastAPI, Header, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
-from users.domain.errors import EmailAlreadyRegistered, StoreUnavailable, UserNotFound
-from users.domain.model import MAX_USER_ID
+from users.domain.errors import (
+    EmailAlreadyRegistered,
+    RequestInProgress,
+    StoreUnavailable,
+    UserChanged,
+    UserNotFound,
+)
+from users.domain.idempotency import KEY_PATTERN
+from users.domain.model import MAX_USER_ID, User
 from users.domain.ports import StoreProbe, StoreStatus
 from users.domain.services import UserService
 from users.entrypoints.errors import documented_errors
 from users.entrypoints.lifecycle import Lifecycle
 from users.entrypoints.limits import TOO_LARGE
 from users.entrypoints.metrics import CONTENT_TYPE, Metrics
+from users.entrypoints.preconditions import entity_tag, holds, precondition
 from users.entrypoints.schemas import (
     ErrorOut,
     HealthDownOut,
@@ -42,6 +50,68 @@ BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": TOO_LARGE}
 }
 
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="Entity tags (`ETag`) of the user: answer, or write, only if one of them is "
+        "current (`*`: any); else 412.",
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description="Entity tags of the user: if one of them is current (`*`: any), a read is "
+        "304 and a write 412.",
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
+        description="Makes the write safe to retry: a retry with this key and the same body, "
+        "within the retention window (24 h by default), gets the first response again and "
+        "changes nothing; with another body it is 422, while the first still runs 409.",
+    ),
+]
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The user's entity tag: strong, changes with every write",
+        "schema": {"type": "string"},
+    }
+}
+WITH_ETAG: dict[int | str, dict[str, Any]] = {200: {"headers": ETAG_HEADER}}
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {
+        "description": "If-None-Match names the current entity tag; no body",
+        "headers": ETAG_HEADER,
+    }
+}
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def _get_and_head(app: FastAPI, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """Declare a GET route and a HEAD route that answer alike; a server sends HEAD's answer
+    without its body."""
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        app.get(path, **options)(endpoint)
+        app.head(path, **options)(endpoint)  # after GET: a GET finds its route first
+        return endpoint
+
+    return declare
+
+
+def _etag(user: User) -> dict[str, str]:
+    return {"ETag": entity_tag(user)}
+
+
+def _tagged(user: User, response: Response) -> UserOut:
+    response.headers.update(_etag(user))
+    return UserOut.of(user)
+
 
 class UserQuery(BaseModel):
     """Which users to list: a page after a cursor, or the one with an address."""
@@ -68,14 +138,19 @@ def add_user_routes(app: FastAPI, guard: Guard, user_service: Callable[[], UserS
         response_model=UserOut,
         dependencies=guard.dependencies,
         responses=guard.responses
-        | documented_errors(EmailAlreadyRegistered, StoreUnavailable)
+        | WITH_ETAG
+        | documented_errors(EmailAlreadyRegistered, RequestInProgress, StoreUnavailable)
         | BODY_TOO_LARGE,
     )
-    def register_user(user: UserCreate) -> UserOut:
+    def register_user(
+        user: UserCreate, response: Response, idempotency_key: IdempotencyKey = None
+    ) -> UserOut:
         """Register a user. An address already registered, in any letter case, is refused."""
-        return UserOut.of(user_service().register(name=user.name, email=user.email))
+        registered = user_service().register(name=user.name, email=user.email, key=idempotency_key)
+        return _tagged(registered, response)
 
-    @app.get(
+    @_get_and_head(
+        app,
         "/users/",
         response_model=UserPageOut,
         dependencies=guard.dependencies,
@@ -89,40 +164,75 @@ def add_user_routes(app: FastAPI, guard: Guard, user_service: Callable[[], UserS
             return UserPageOut(items=[] if found is None else [UserOut.of(found)], next_after=None)
         return UserPageOut.of(users.list_page(after=query.after, limit=query.limit))
 
-    @app.get(
+    @_get_and_head(
+        app,
         "/users/{user_id}",
         response_model=UserOut,
         dependencies=guard.dependencies,
-        responses=guard.responses | documented_errors(UserNotFound, StoreUnavailable),
+        responses=guard.responses
+        | WITH_ETAG
+        | NOT_MODIFIED
+        | documented_errors(UserNotFound, UserChanged, StoreUnavailable),
     )
-    def get_user(user_id: UserId) -> UserOut:
+    def get_user(
+        user_id: UserId,
+        response: Response,
+        if_match: IfMatch = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> UserOut | Response:
         """Read one user."""
-        return UserOut.of(user_service().get(user_id=user_id))
+        user = user_service().get(user_id=user_id)
+        # RFC 9110 §13.2.2: If-Match first, then If-None-Match.
+        if not holds(precondition(user_id, if_match, None), user):
+            raise UserChanged(user_id)
+        if not holds(precondition(user_id, None, if_none_match), user):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_etag(user))
+        return _tagged(user, response)
 
     @app.patch(
         "/users/{user_id}",
         response_model=UserOut,
         dependencies=guard.dependencies,
         responses=guard.responses
-        | documented_errors(EmailAlreadyRegistered, UserNotFound, StoreUnavailable)
+        | WITH_ETAG
+        | documented_errors(
+            EmailAlreadyRegistered, UserNotFound, RequestInProgress, UserChanged, StoreUnavailable
+        )
         | BODY_TOO_LARGE,
     )
-    def update_user(user_id: UserId, changes: UserUpdate) -> UserOut:
+    def update_user(
+        user_id: UserId,
+        changes: UserUpdate,
+        *,
+        response: Response,
+        if_match: IfMatch = None,
+        if_none_match: IfNoneMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> UserOut:
         """Change a user's name and/or email; an address another user has is refused."""
-        return UserOut.of(
-            user_service().update(user_id=user_id, name=changes.name, email=changes.email)
+        updated = user_service().update(
+            user_id=user_id,
+            name=changes.name,
+            email=changes.email,
+            precondition=precondition(user_id, if_match, if_none_match),
+            key=idempotency_key,
         )
+        return _tagged(updated, response)
 
     @app.delete(
         "/users/{user_id}",
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
         dependencies=guard.dependencies,
-        responses=guard.responses | documented_errors(UserNotFound, StoreUnavailable),
+        responses=guard.responses | documented_errors(UserNotFound, UserChanged, StoreUnavailable),
     )
-    def delete_user(user_id: UserId) -> None:
+    def delete_user(
+        user_id: UserId, if_match: IfMatch = None, if_none_match: IfNoneMatch = None
+    ) -> None:
         """Delete a user."""
-        user_service().delete(user_id=user_id)
+        user_service().delete(
+            user_id=user_id, precondition=precondition(user_id, if_match, if_none_match)
+        )
 
 
 def add_health_routes(
@@ -131,7 +241,8 @@ def add_health_routes(
     """Readiness (what `store_probe()` finds, unless the process is stopping) and liveness,
     open to every caller."""
 
-    @app.get(
+    @_get_and_head(
+        app,
         "/health",
         response_model=HealthOut,
         responses={
@@ -154,7 +265,7 @@ def add_health_routes(
             return JSONResponse({"status": "ok", "database": database})
         return _unready(database, "Database unavailable")
 
-    @app.get("/health/live", response_model=LiveOut)
+    @_get_and_head(app, "/health/live", response_model=LiveOut)
     async def liveness() -> LiveOut:
         """Whether the process answers at all; touches no database, waits for no thread."""
         return LiveOut(status="ok")
@@ -170,6 +281,6 @@ def _unready(database: str, detail: str) -> Response:
 def add_metrics_route(app: FastAPI, metrics: Metrics) -> None:
     """`/metrics`, for Prometheus: an operator's view, left out of the API's schema."""
 
-    @app.get("/metrics", include_in_schema=False)
+    @_get_and_head(app, "/metrics", include_in_schema=False)
     async def scrape() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)

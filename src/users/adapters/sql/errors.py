@@ -31,9 +31,10 @@ def domain_error(error: BaseException) -> DomainError | None:
 
 def _failed_statement(error: DBAPIError) -> DomainError | None:
     if is_deadlock(error):
-        # Every unit that writes runs one statement on one row (a test pins it), so units can
-        # only wait on each other in a cycle through email keys, each unit wanting the address
-        # another one holds: whatever the order, that address is taken.
+        # Every unit that writes changes one user row in one statement, and besides only its
+        # own idempotency key's record (a test pins it), so units can only wait on each other
+        # in a cycle through email keys, each unit wanting the address another one holds:
+        # whatever the order, that address is taken.
         return EmailAlreadyRegistered()
     if is_schema_mismatch(error):
         return SchemaNotCurrent(type(error).__name__)

@@ -3,19 +3,23 @@
 from typing import Any, Protocol
 
 from sqlalchemy import (
+    ColumnElement,
     CursorResult,
     Executable,
+    Integer,
     Row,
     bindparam,
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
 
 from users.adapters.sql.tables import users
-from users.domain.model import Email, NewUser, User, UserChanges
+from users.domain.errors import UserChanged
+from users.domain.model import FIRST_VERSION, Email, NewUser, Precondition, User, UserChanges
 
 # Built once: a request only binds values to statements SQLAlchemy has already compiled.
 INSERT = insert(users).returning(users.c.id)
@@ -38,10 +42,19 @@ UPDATE = (
             bindparam("new_key", type_=users.c.email_key.type), users.c.email_key
         ),
         updated_at=bindparam("new_updated_at", type_=users.c.updated_at.type),
+        version=users.c.version + 1,
     )
     .returning(*users.c)
 )
 DELETE = delete(users).where(users.c.id == bindparam("user_id"))
+# What a precondition allows, checked by the statement that writes: no one can change the user
+# between the check and the write.
+ALLOWED_VERSION: ColumnElement[bool] = or_(
+    bindparam("any_version"),
+    users.c.version.in_(bindparam("only", type_=Integer, expanding=True)),
+) & users.c.version.not_in(bindparam("excluded", type_=Integer, expanding=True))
+UPDATE_IF_ALLOWED = UPDATE.where(ALLOWED_VERSION)
+DELETE_IF_ALLOWED = DELETE.where(ALLOWED_VERSION)
 
 
 class StatementRunner(Protocol):
@@ -63,6 +76,7 @@ class SqlAlchemyUserRepository:
             "email_key": new_user.email.key,
             "created_at": new_user.created_at,
             "updated_at": new_user.created_at,
+            "version": FIRST_VERSION,
         }
         user_id: int = self._runner.execute(INSERT, values).scalar_one()
         return User(
@@ -71,6 +85,7 @@ class SqlAlchemyUserRepository:
             email=new_user.email,
             created_at=new_user.created_at,
             updated_at=new_user.created_at,
+            version=FIRST_VERSION,
         )
 
     def get(self, user_id: int) -> User | None:
@@ -84,19 +99,38 @@ class SqlAlchemyUserRepository:
     def list_page(self, *, after: int, limit: int) -> list[User]:
         return [_user(row) for row in self._runner.execute(PAGE, {"after": after, "limit": limit})]
 
-    def update(self, user_id: int, changes: UserChanges) -> User | None:
+    def update(
+        self, user_id: int, changes: UserChanges, precondition: Precondition | None = None
+    ) -> User | None:
         email = changes.email
-        values = {
+        values: dict[str, object] = {
             "user_id": user_id,
             "new_name": changes.name,
             "new_email": None if email is None else email.address,
             "new_key": None if email is None else email.key,
             "new_updated_at": changes.updated_at,
         }
-        return _user_or_none(self._runner.execute(UPDATE, values).one_or_none())
+        if precondition is None:
+            return _user_or_none(self._runner.execute(UPDATE, values).one_or_none())
+        values |= _allowed(precondition)
+        updated = _user_or_none(self._runner.execute(UPDATE_IF_ALLOWED, values).one_or_none())
+        if updated is None:
+            self._refuse_if_present(user_id)
+        return updated
 
-    def remove(self, user_id: int) -> bool:
-        return self._runner.execute(DELETE, {"user_id": user_id}).rowcount == 1
+    def remove(self, user_id: int, precondition: Precondition | None = None) -> bool:
+        if precondition is None:
+            return self._runner.execute(DELETE, {"user_id": user_id}).rowcount == 1
+        values = {"user_id": user_id} | _allowed(precondition)
+        if self._runner.execute(DELETE_IF_ALLOWED, values).rowcount == 1:
+            return True
+        self._refuse_if_present(user_id)
+        return False
+
+    def _refuse_if_present(self, user_id: int) -> None:
+        """After a conditional write changed nothing: the user is there, at another version."""
+        if self.get(user_id) is not None:
+            raise UserChanged(user_id)
 
 
 def _user(row: Row[Any]) -> User:
@@ -106,7 +140,18 @@ def _user(row: Row[Any]) -> User:
         email=Email(row.email, row.email_key),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        version=row.version,
     )
+
+
+def _allowed(precondition: Precondition) -> dict[str, object]:
+    """The values of `ALLOWED_VERSION` for `precondition`."""
+    only = precondition.only
+    return {
+        "any_version": only is None,
+        "only": [] if only is None else sorted(only),
+        "excluded": sorted(precondition.excluded),
+    }
 
 
 def _user_or_none(row: Row[Any] | None) -> User | None:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Identity,
+    Index,
     Integer,
     MetaData,
     String,
@@ -17,7 +18,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from users.domain.model import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+from users.domain.idempotency import KEY_MAX_LENGTH
+from users.domain.model import EMAIL_MAX_LENGTH, FIRST_VERSION, NAME_MAX_LENGTH
 
 EMAIL_KEY_CONSTRAINT = "uq_users_email_key"
 
@@ -65,6 +67,20 @@ users = Table(
     Column("email_key", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Counts the user's writes; its entity tag is made of it.
+    Column("version", Integer, nullable=False, server_default=str(FIRST_VERSION)),
     UniqueConstraint("email_key", name=EMAIL_KEY_CONSTRAINT),
     sqlite_autoincrement=True,
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(KEY_MAX_LENGTH), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    # JSON: the user answered with, or the refusal; NULL while the attempt runs.
+    Column("outcome", Text, nullable=True),
+    Index(None, "expires_at"),
 )

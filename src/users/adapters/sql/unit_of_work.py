@@ -7,6 +7,7 @@ from sqlalchemy.exc import DBAPIError
 
 from users.adapters.sql.engine import Engines
 from users.adapters.sql.errors import as_domain_errors
+from users.adapters.sql.key_records import SqlAlchemyKeyRecords
 from users.adapters.sql.repository import SqlAlchemyUserRepository
 from users.domain.errors import WriteInReadOnlyUnit
 
@@ -19,6 +20,7 @@ class SqlAlchemyUnitOfWork:
     """
 
     users: SqlAlchemyUserRepository
+    keys: SqlAlchemyKeyRecords
 
     def __init__(self, engines: Engines, *, read_only: bool = False) -> None:
         self._engine = engines.reads if read_only else engines.writes
@@ -29,6 +31,7 @@ class SqlAlchemyUnitOfWork:
             self._connection = self._engine.connect()
         self._untouched = True
         self.users = SqlAlchemyUserRepository(self)
+        self.keys = SqlAlchemyKeyRecords(self, self._engine.dialect.name)
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -1,0 +1,190 @@
+"""Writes under an idempotency key, over the in-memory fake: once, then the same answer."""
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import pytest
+
+from tests.support import KEY_LEASE, KEY_RETENTION, MOMENT, random_email, user_service
+from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from users.domain.errors import (
+    EmailAlreadyRegistered,
+    IdempotencyKeyReused,
+    RequestInProgress,
+    StoreUnavailable,
+)
+from users.domain.model import Email, User
+from users.domain.ports import UnitOfWork
+from users.domain.services import UserService
+
+
+class StillClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = MOMENT
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Unreachable:
+    """A unit of work on a store that stopped answering."""
+
+    def __enter__(self) -> UnitOfWork:
+        raise StoreUnavailable("switched off")
+
+    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        return None
+
+
+@pytest.fixture
+def clock() -> StillClock:
+    return StillClock()
+
+
+def service_on(
+    store: InMemoryStore, clock: StillClock, once_key_held: Callable[[], Any] | None = None
+) -> UserService:
+    """The use cases on `store`; `once_key_held` opens the first unit after a key is claimed,
+    in the place of the store's own."""
+
+    def unit_of_work(*, read_only: bool = False) -> Any:
+        nonlocal once_key_held
+        if once_key_held is not None and store.keys:
+            opening, once_key_held = once_key_held, None
+            return opening()
+        return InMemoryUnitOfWork(store, read_only=read_only)
+
+    return user_service(unit_of_work, clock)
+
+
+def register(service: UserService, email: str, key: str = "key-1", name: str = "Ann") -> User:
+    return service.register(name=name, email=Email.parse(email), key=key)
+
+
+def test_a_retried_registration_answers_the_first_user_and_registers_no_other(
+    store: InMemoryStore, clock: StillClock
+) -> None:
+    service = service_on(store, clock)
+    first = register(service, "ann@example.com")
+    clock.now += KEY_LEASE
+
+    retried = register(service, "ann@example.com")
+
+    assert retried == first
+    assert service.list_page(after=0, limit=10).items == [first]
+
+
+def test_the_same_request_in_other_words_is_the_same_request(
+    store: InMemoryStore, clock: StillClock
+) -> None:
+    service = service_on(store, clock)
+    first = register(service, "ann@example.com", name="Ann")
+
+    retried = register(service, "ann@EXAMPLE.com", name="  Ann ")
+
+    assert retried == first
+
+
+def test_a_key_sent_with_another_request_is_refused(
+    store: InMemoryStore, clock: StillClock
+) -> None:
+    service = service_on(store, clock)
+    user = register(service, "ann@example.com")
+
+    with pytest.raises(IdempotencyKeyReused):
+        register(service, "bob@example.com")
+    with pytest.raises(IdempotencyKeyReused):
+        service.update(user_id=user.id, name="Ann", key="key-1")
+
+    assert service.list_page(after=0, limit=10).items == [user]
+
+
+def test_a_retry_while_the_first_attempt_runs_is_refused_as_in_progress(
+    store: InMemoryStore, clock: StillClock
+) -> None:
+    refused: list[RequestInProgress] = []
+
+    def retry_meanwhile() -> InMemoryUnitOfWork:
+        with pytest.raises(RequestInProgress) as in_progress:
+            register(service, "ann@example.com")
+        refused.append(in_progress.value)
+        return InMemoryUnitOfWork(store)
+
+    service = service_on(store, clock, once_key_held=retry_meanwhile)
+
+    first = register(service, "ann@example.com")
+
+    assert len(refused) == 1
+    assert service.list_page(after=0, limit=10).items == [first]
+
+
+def test_a_refusal_is_the_answer_to_every_retry(store: InMemoryStore, clock: StillClock) -> None:
+    service = service_on(store, clock)
+    taken = service.register(name="Bob", email=Email.parse("bob@example.com"))
+    with pytest.raises(EmailAlreadyRegistered):
+        register(service, "bob@example.com")
+    service.delete(user_id=taken.id)
+
+    with pytest.raises(EmailAlreadyRegistered):
+        register(service, "bob@example.com")
+    registered = register(service, "bob@example.com", key="key-2")
+
+    assert service.list_page(after=0, limit=10).items == [registered]
+
+
+def test_a_store_failure_lets_go_of_the_key_so_a_retry_writes(
+    store: InMemoryStore, clock: StillClock
+) -> None:
+    service = service_on(store, clock, once_key_held=Unreachable)
+    with pytest.raises(StoreUnavailable):
+        register(service, "ann@example.com")
+
+    retried = register(service, "ann@example.com")
+
+    assert service.list_page(after=0, limit=10).items == [retried]
+
+
+def test_a_key_left_held_by_a_failed_attempt_is_free_again_after_its_lease(
+    store: InMemoryStore, clock: StillClock
+) -> None:
+    def store_down() -> Unreachable:
+        store.reachable = False  # for the write, and for letting go of the key too
+        return Unreachable()
+
+    service = service_on(store, clock, once_key_held=store_down)
+    with pytest.raises(StoreUnavailable):
+        register(service, "ann@example.com")
+    store.reachable = True
+
+    with pytest.raises(RequestInProgress):
+        register(service, "ann@example.com")
+    clock.now += KEY_LEASE
+    retried = register(service, "ann@example.com")
+
+    assert service.list_page(after=0, limit=10).items == [retried]
+
+
+def test_an_answer_is_kept_for_the_retention_window_then_the_key_is_free(
+    store: InMemoryStore, clock: StillClock
+) -> None:
+    service = service_on(store, clock)
+    first = register(service, "ann@example.com")
+
+    clock.now += KEY_RETENTION
+    second = register(service, random_email())
+
+    assert second.id != first.id
+
+
+def test_later_claims_purge_expired_keys(store: InMemoryStore, clock: StillClock) -> None:
+    service = service_on(store, clock)
+    register(service, random_email(), key="old")
+
+    clock.now += KEY_RETENTION
+    register(service, random_email(), key="new")
+
+    assert list(store.keys) == ["new"]
