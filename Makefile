@@ -30,8 +30,9 @@ test-deployment: $(VENV)/.dev
 
 # Benchmarks print figures; they assert nothing. They need wrk (installed from the OS packages
 # when missing) and a PostgreSQL, found as for the integration tests (USERS_BENCH_DATABASE_URL).
+# `make bench BASELINE=<git revision>` also serves the service as it was then.
 bench: $(VENV)/.dev
-	$(BIN)/python -m benchmarks.bench
+	$(BIN)/python -m benchmarks.bench $(if $(BASELINE),--baseline $(BASELINE))
 
 # Instructions per request, counted by callgrind: needs valgrind (installed when missing).
 bench-instructions: $(VENV)/.dev

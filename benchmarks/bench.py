@@ -1,8 +1,12 @@
 """`make bench`: the service against four references, the servers taking turns in one run.
 
     python -m benchmarks.bench [--seconds 8] [--repeats 4] [--connections 32] [--users 10000]
+                               [--baseline REV]
 
-Beside the service runs the service with `USERS_METRICS=false`, to show what metrics cost.
+Beside the service runs the service with `USERS_METRICS=false`, to show what metrics cost, and
+with `--baseline REV` (`make bench BASELINE=REV`) the service as it was at git revision REV, to
+show what the changes since cost (REV is served from this environment, on a database of its own
+that it migrated).
 The references (`benchmarks/floors.py`) serve the same two routes with the same models, served
 the same way: the framework floor (no database), the driver floor (one raw psycopg2 statement),
 the SQLAlchemy floor (the same statement through SQLAlchemy Core, straight from the route) and,
@@ -33,6 +37,7 @@ from benchmarks.harness import (
     load,
     median_load,
     require_tool,
+    service_at,
     service_on,
     users_database,
 )
@@ -59,7 +64,7 @@ DRIVER_AIM = 0.75
 def main() -> None:
     options = _arguments()
     require_tool("wrk", "wrk")
-    with users_database("bench", options.users) as (_, database), ExitStack() as servers:
+    with users_database("bench", options.users) as (server, database), ExitStack() as servers:
         running = [
             servers.enter_context(floor(kind, database, name))
             for name, (kind, _) in REFERENCES.items()
@@ -67,6 +72,10 @@ def main() -> None:
         running.append(
             servers.enter_context(service_on(database, name=WITHOUT_METRICS, metrics="false"))
         )
+        if options.baseline:
+            running.append(
+                servers.enter_context(service_at(options.baseline, server, options.users))
+            )
         running.append(servers.enter_context(service_on(database)))
         loads = _taking_turns(running, options)
     _report(options, loads)
@@ -76,6 +85,9 @@ def _arguments() -> argparse.Namespace:
     parser = argument_parser(__doc__, seconds=8, repeats=4)
     parser.add_argument("--connections", type=int, default=32, help="wrk's closed loop")
     parser.add_argument("--users", type=int, default=10_000, help="users loaded first")
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also serve the service as it was at git revision REV"
+    )
     return parser.parse_args()
 
 
@@ -117,7 +129,8 @@ def _report(options: argparse.Namespace, runs: dict[tuple[str, str], list[Load]]
         f"median of {options.repeats} rounds; {options.users} users loaded"
     )
     loads = {key: median_load(value) for key, value in runs.items()}
-    names = [*REFERENCES, WITHOUT_METRICS, "service"]
+    baseline = [f"service at {options.baseline}"] if options.baseline else []
+    names = [*REFERENCES, WITHOUT_METRICS, *baseline, "service"]
     summary = []
     for label in SCENARIOS:
         print(f"\n{label} /users/{'{id}' if label == 'GET' else ''}")
@@ -140,6 +153,9 @@ def _report(options: argparse.Namespace, runs: dict[tuple[str, str], list[Load]]
             f"({'within' if cost <= METRICS_BUDGET else 'over'} the {METRICS_BUDGET:.0%} budget), "
             f"{cpu - loads[WITHOUT_METRICS, label].cpu_us_per_request:.0f} µs of CPU per request"
         )
+        if baseline:
+            kept = _throughput_ratio(runs, label, baseline[0])
+            print(f"  against {options.baseline}: {kept:.2f}× its throughput ({kept - 1:+.1%})")
         summary.append(_verdict(label, runs, loads))
     print("\nsummary: " + "; ".join(summary))
 

@@ -169,7 +169,12 @@ def load_users(database: URL, count: int) -> None:
 def service_command(port: int) -> list[str]:
     """`users-api serve` from this environment, on `port`, without migrating again."""
     users_api = str(Path(sys.executable).parent / "users-api")
-    return [users_api, "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)]
+    return [users_api, *_SERVE, "--port", str(port)]
+
+
+_SERVE = ["serve", "--no-migrate", "--host", "127.0.0.1"]
+# `users-api` as the package found first on PYTHONPATH has it.
+_USERS_API = [sys.executable, "-c", "from users.entrypoints.cli import main; main()"]
 
 
 def database_environment(database: URL) -> dict[str, str]:
@@ -198,6 +203,27 @@ def service_on(database: URL, name: str = "service", **settings: str) -> Iterato
     }
     with serving(name, service_command(port), environment, port) as server:
         yield server
+
+
+@contextmanager
+def service_at(revision: str, server: URL, users: int) -> Iterator[Server]:
+    """The service as it was at git `revision`, run from this environment (its packages must
+    do), on a database of its own on `server`, migrated by it and holding `users` users."""
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-baseline-") as checkout,
+        throwaway_database(server, "baseline") as database,
+    ):
+        source = subprocess.run(
+            ["git", "archive", revision, "src"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", checkout], input=source, check=True)
+        environment = database_environment(database) | {"PYTHONPATH": f"{checkout}/src"}
+        subprocess.run([*_USERS_API, "migrate"], env={**os.environ, **environment}, check=True)
+        load_users(database, users)
+        port = free_port()
+        command = [*_USERS_API, *_SERVE, "--port", str(port)]
+        with serving(f"service at {revision}", command, environment, port) as baseline:
+            yield baseline
 
 
 def floor(kind: str, database: URL, name: str) -> contextlib.AbstractContextManager[Server]:

@@ -535,7 +535,7 @@ class HttpContract:
         other = client.post("/users/", json={"name": "Bob", "email": random_email()}, headers=key)
 
         assert other.status_code == 422
-        assert other.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+        assert other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
         assert client.get("/users/").json()["items"] == [first.json()]
 
     @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9".encode().decode("unicode_escape")])

@@ -15,6 +15,7 @@ from users.settings import Settings
         ("USERS_REQUEST_TIMEOUT_SECONDS", "0", "Input should be greater than 0"),
         ("USERS_REQUEST_TIMEOUT_SECONDS", "inf", "Input should be a finite number"),
         ("USERS_SHUTDOWN_DRAIN_SECONDS", "inf", "Input should be a finite number"),
+        ("USERS_IDEMPOTENCY_RETENTION_SECONDS", "0", "Input should be greater than or equal to 1"),
         ("USERS_LOG_LEVEL", "loud", "Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
         ("USERS_LOG_JSON", "maybe", "Input should be a valid boolean"),
     ],

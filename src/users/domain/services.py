@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from users.domain.errors import RequestInProgress, StoreUnavailable, UserNotFound
 from users.domain.idempotency import REFUSED_BY, KeyRecord, Outcome, fingerprint
@@ -114,29 +114,28 @@ class UserService:
     def _write(
         self, key: str | None, request: tuple[object, ...], write: Callable[[UserRepository], User]
     ) -> User:
-        """Run `write` in a unit of work; under an idempotency `key`, once for every request
-        asking the same thing with it.
+        """Run `write` in a unit of work; under an idempotency `key`, see `_write_once`."""
+        if key is not None:
+            return self._write_once(key, request, write)
+        with self._unit_of_work() as uow:
+            user = write(uow.users)
+            uow.commit()
+        return user
+
+    def _write_once(
+        self, key: str, request: tuple[object, ...], write: Callable[[UserRepository], User]
+    ) -> User:
+        """Run `write` once for every request that asks for the same `request` under `key`;
+        the others get its outcome again.
 
         The key is claimed in a transaction of its own, so that a retry arriving meanwhile sees
         it held (`RequestInProgress`). The outcome is kept in the write's own transaction: if
         the write is durable, so is its answer. A refusal (a taken email, a missing or changed
         user) is kept too, as the key's answer; a failure of the store lets go of the key.
         """
-        if key is None:
-            with self._unit_of_work() as uow:
-                user = write(uow.users)
-                uow.commit()
-            return user
         now = self._clock()
         attempt = KeyRecord(key, fingerprint(*request), now, expires_at=now + self._key_lease)
-        # Apart from the claim: a transaction that writes keeps to one key's record.
-        with self._unit_of_work() as uow:
-            uow.keys.purge(now, KEYS_PURGED_PER_CLAIM)
-            uow.commit()
-        with self._unit_of_work() as uow:
-            held = uow.keys.claim(attempt, now)
-            uow.commit()
-        if held is not None:
+        if (held := self._claim(attempt, now)) is not None:
             return held.answer_to(attempt.fingerprint)
         try:
             with self._unit_of_work() as uow:
@@ -144,25 +143,36 @@ class UserService:
                 self._finish(uow, attempt, Outcome(user=user))
                 uow.commit()
         except tuple(REFUSED_BY) as refused:
-            with suppress(StoreUnavailable), self._unit_of_work() as uow:
-                # Kept on a best-effort basis: if the store fails here, the key is
-                # taken over once its lease runs out, and the write is tried again.
-                self._finish(uow, attempt, Outcome(refusal=REFUSED_BY[type(refused)]))
-                uow.commit()
+            # If the store fails here, the key is taken over once its lease runs out instead.
+            refusal = Outcome(refusal=REFUSED_BY[type(refused)])
+            self._if_reachable(lambda uow: self._finish(uow, attempt, refusal))
             raise
         except BaseException:
-            # Nothing was written: a retry may do the write. If the store is down, the lease
-            # lets go of the key instead.
-            with suppress(StoreUnavailable), self._unit_of_work() as uow:
-                uow.keys.release(attempt)
-                uow.commit()
+            # Nothing was written, so a retry may write: the key is let go now, or by its lease.
+            self._if_reachable(lambda uow: uow.keys.release(attempt))
             raise
         return user
+
+    def _claim(self, attempt: KeyRecord, now: datetime) -> KeyRecord | None:
+        # Purged apart from the claim: a transaction that writes keeps to one key's record.
+        with self._unit_of_work() as uow:
+            uow.keys.purge(now, KEYS_PURGED_PER_CLAIM)
+            uow.commit()
+        with self._unit_of_work() as uow:
+            held = uow.keys.claim(attempt, now)
+            uow.commit()
+        return held
 
     def _finish(self, uow: UnitOfWork, attempt: KeyRecord, outcome: Outcome) -> None:
         if not uow.keys.finish(attempt, outcome, expires_at=self._clock() + self._key_retention):
             # The lease ran out and a retry took the key over: it does the write, not this one.
             raise RequestInProgress(attempt.key)
+
+    def _if_reachable(self, work: Callable[[UnitOfWork], None]) -> None:
+        """Do `work` in a unit of work and commit it, unless the store cannot be reached."""
+        with suppress(StoreUnavailable), self._unit_of_work() as uow:
+            work(uow)
+            uow.commit()
 
 
 def _asked(precondition: Precondition | None) -> object:

@@ -53,6 +53,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     routes.add_health_routes(app, container.store_probe, lifecycle)
     if metrics is not None:
         routes.add_metrics_route(app, metrics)
+    routes.put_heads_last(app)
     install_error_handlers(app)
     app.add_middleware(
         AdmissionMiddleware,

@@ -93,7 +93,7 @@ async def _key_reused(request: Request, exc: Exception) -> Response:
         [
             {
                 "type": "idempotency_key_reused",
-                "loc": ["header", "idempotency-key"],
+                "loc": ["header", "Idempotency-Key"],
                 "msg": "this Idempotency-Key was sent with a different request",
             }
         ]
