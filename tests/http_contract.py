@@ -24,6 +24,12 @@ def register(
     return body
 
 
+def registered_at(client: httpx2.Client) -> tuple[str, str]:
+    """A newly registered user's path, and its `ETag`."""
+    path = f"/users/{register(client)['id']}"
+    return path, client.get(path).headers["etag"]
+
+
 class HttpContract:
     # Row 1: POST /users/
     def test_registering_answers_200_with_the_user(self, client: httpx2.Client) -> None:
@@ -389,9 +395,7 @@ class HttpContract:
     def test_a_read_naming_the_current_tag_is_304_without_a_body(
         self, client: httpx2.Client
     ) -> None:
-        user = register(client)
-        path = f"/users/{user['id']}"
-        tag = client.get(path).headers["etag"]
+        path, tag = registered_at(client)
 
         for if_none_match in (tag, f"W/{tag}", f'"0-0", {tag}', "*"):
             response = client.get(path, headers={"If-None-Match": if_none_match})
@@ -400,9 +404,7 @@ class HttpContract:
         assert client.head(path, headers={"If-None-Match": tag}).status_code == 304
 
     def test_a_read_naming_an_old_tag_gets_the_user(self, client: httpx2.Client) -> None:
-        user = register(client)
-        path = f"/users/{user['id']}"
-        old = client.get(path).headers["etag"]
+        path, old = registered_at(client)
         client.patch(path, json={"name": "Changed"})
 
         response = client.get(path, headers={"If-None-Match": old})
@@ -411,9 +413,7 @@ class HttpContract:
         assert response.json()["name"] == "Changed"
 
     def test_a_write_on_an_old_tag_is_412_and_changes_nothing(self, client: httpx2.Client) -> None:
-        user = register(client)
-        path = f"/users/{user['id']}"
-        old = client.get(path).headers["etag"]
+        path, old = registered_at(client)
         current = client.patch(path, json={"name": "Theirs"}).json()
 
         lost_update = client.patch(path, json={"name": "Mine"}, headers={"If-Match": old})
@@ -429,9 +429,7 @@ class HttpContract:
         assert client.get(path).json() == current
 
     def test_a_write_on_the_current_tag_applies(self, client: httpx2.Client) -> None:
-        user = register(client)
-        path = f"/users/{user['id']}"
-        tag = client.get(path).headers["etag"]
+        path, tag = registered_at(client)
 
         updated = client.patch(path, json={"name": "Mine"}, headers={"If-Match": tag})
         deleted = client.delete(path, headers={"If-Match": updated.headers["etag"]})
@@ -477,9 +475,7 @@ class HttpContract:
     def test_of_simultaneous_writes_on_one_tag_exactly_one_applies(
         self, client: httpx2.Client
     ) -> None:
-        user = register(client)
-        path = f"/users/{user['id']}"
-        tag = client.get(path).headers["etag"]
+        path, tag = registered_at(client)
         writes = [("PATCH", path, {"name": f"Writer {i}"}) for i in range(8)]
 
         statuses = simultaneously(client, writes, headers={"If-Match": tag})

@@ -186,7 +186,6 @@ class InMemoryUnitOfWork:
     """A transaction on an `InMemoryStore`, alone on it; what it does not commit is undone."""
 
     users: InMemoryUserRepository
-    keys: InMemoryKeyRecords
 
     def __init__(self, store: InMemoryStore, *, read_only: bool = False) -> None:
         self._store = store
@@ -199,8 +198,11 @@ class InMemoryUnitOfWork:
         self._store.lock.acquire()
         self._undo_log.clear()
         self.users = InMemoryUserRepository(self._store, self._undo_log, read_only=self._read_only)
-        self.keys = InMemoryKeyRecords(self._store, self._undo_log, read_only=self._read_only)
         return self
+
+    @property
+    def keys(self) -> InMemoryKeyRecords:
+        return InMemoryKeyRecords(self._store, self._undo_log, read_only=self._read_only)
 
     def __exit__(
         self,

@@ -18,6 +18,9 @@ from users.domain.idempotency import KEY_PATTERN
 IF_MATCH = "If-Match"
 IF_NONE_MATCH = "If-None-Match"
 IDEMPOTENCY_KEY = "Idempotency-Key"
+_RAW_NAMES = {
+    name: name.lower().encode("latin-1") for name in (IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY)
+}
 _KEY = re.compile(KEY_PATTERN)
 _DESCRIPTIONS = {
     IF_MATCH: "Entity tags (`ETag`) of the user: answer, or write, only if one of them is "
@@ -51,10 +54,24 @@ def declared(*names: str) -> dict[str, Any]:
     }
 
 
+def header(request: Request, name: str) -> str | None:
+    """The request's header `name` (one of the above), if it has one.
+
+    A look-up in the ASGI scope's list, whose names servers send in lower case: Starlette's
+    `Headers.get` raises and catches a `KeyError` for a header that is not there, which is
+    what most requests are.
+    """
+    raw_name = _RAW_NAMES[name]
+    for key, value in request.scope["headers"]:
+        if key == raw_name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
+
+
 def idempotency_key(request: Request) -> str | None:
     """The request's `Idempotency-Key`, if any; a 422 unless it is 1 to 255 printable ASCII
     characters."""
-    key = request.headers.get(IDEMPOTENCY_KEY)
+    key = header(request, IDEMPOTENCY_KEY)
     if key is not None and not _KEY.fullmatch(key):
         raise RequestValidationError(
             [

@@ -27,6 +27,7 @@ from users.entrypoints.request_headers import (
     IF_MATCH,
     IF_NONE_MATCH,
     declared,
+    header,
     idempotency_key,
 )
 from users.entrypoints.schemas import (
@@ -91,8 +92,7 @@ def put_heads_last(app: FastAPI) -> None:
 
 
 def _precondition(user_id: int, request: Request) -> Precondition | None:
-    headers = request.headers
-    return precondition(user_id, headers.get(IF_MATCH), headers.get(IF_NONE_MATCH))
+    return precondition(user_id, header(request, IF_MATCH), header(request, IF_NONE_MATCH))
 
 
 def _etag(user: User) -> dict[str, str]:
@@ -170,11 +170,10 @@ def add_user_routes(app: FastAPI, guard: Guard, user_service: Callable[[], UserS
     def get_user(user_id: UserId, request: Request, response: Response) -> UserOut | Response:
         """Read one user."""
         user = user_service().get(user_id=user_id)
-        headers = request.headers
         # RFC 9110 §13.2.2: If-Match first, then If-None-Match.
-        if not holds(precondition(user_id, headers.get(IF_MATCH), None), user):
+        if not holds(precondition(user_id, header(request, IF_MATCH), None), user):
             raise UserChanged(user_id)
-        if not holds(precondition(user_id, None, headers.get(IF_NONE_MATCH)), user):
+        if not holds(precondition(user_id, None, header(request, IF_NONE_MATCH)), user):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_etag(user))
         return _tagged(user, response)
 

@@ -76,8 +76,8 @@ class SqlAlchemyUserRepository:
             "email_key": new_user.email.key,
             "created_at": new_user.created_at,
             "updated_at": new_user.created_at,
-            "version": FIRST_VERSION,
         }
+        # The column's default is the first version: one value less to send.
         user_id: int = self._runner.execute(INSERT, values).scalar_one()
         return User(
             id=user_id,

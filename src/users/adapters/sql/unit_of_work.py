@@ -20,7 +20,6 @@ class SqlAlchemyUnitOfWork:
     """
 
     users: SqlAlchemyUserRepository
-    keys: SqlAlchemyKeyRecords
 
     def __init__(self, engines: Engines, *, read_only: bool = False) -> None:
         self._engine = engines.reads if read_only else engines.writes
@@ -31,8 +30,12 @@ class SqlAlchemyUnitOfWork:
             self._connection = self._engine.connect()
         self._untouched = True
         self.users = SqlAlchemyUserRepository(self)
-        self.keys = SqlAlchemyKeyRecords(self, self._engine.dialect.name)
         return self
+
+    @property
+    def keys(self) -> SqlAlchemyKeyRecords:
+        """Built when asked for: most requests bring no idempotency key."""
+        return SqlAlchemyKeyRecords(self, self._engine.dialect.name)
 
     def __exit__(self, *_: object) -> None:
         # Back to the pool, rolling back on the way whatever was not committed.
