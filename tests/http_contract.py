@@ -459,18 +459,51 @@ class HttpContract:
             assert client.get("/users/424242", headers=headers).status_code == 404
 
     @pytest.mark.parametrize(
-        "if_match", ['"1-', "W/", '"1-99999999999999999999999"', '"' + "9" * 5000 + '"', "1-1"]
+        "if_match",
+        [
+            '"{id}-1',  # unterminated
+            "{id}-1",  # unquoted
+            'x "{id}-1"',  # not a list of tags
+            '"{id}-01"',  # not the tag the service wrote, though the same number
+            '"{id}-99999999999999999999999"',  # beyond what the store can hold
+            '"{id}-' + "9" * 5000 + '"',  # beyond what Python turns into an int
+        ],
     )
     def test_an_unreadable_or_impossible_if_match_matches_nothing(
         self, client: httpx2.Client, if_match: str
     ) -> None:
         user = register(client)
+        path = f"/users/{user['id']}"
 
-        response = client.patch(
-            f"/users/{user['id']}", json={"name": "X"}, headers={"If-Match": if_match}
+        write = client.patch(
+            path, json={"name": "X"}, headers={"If-Match": if_match.format(**user)}
+        )
+        read = client.get(path, headers={"If-None-Match": if_match.format(**user)})
+
+        assert (write.status_code, read.status_code) == (412, 200)
+
+    def test_a_tag_list_may_come_on_several_lines_and_hold_empty_elements(
+        self, client: httpx2.Client
+    ) -> None:
+        path, tag = registered_at(client)
+
+        on_two_lines = client.get(
+            path, headers=[("If-None-Match", '"0-1"'), ("If-None-Match", tag)]
+        )
+        with_empty_elements = client.patch(
+            path, json={"name": "X"}, headers={"If-Match": f",{tag}, ,"}
         )
 
-        assert response.status_code == 412
+        assert (on_two_lines.status_code, with_empty_elements.status_code) == (304, 200)
+
+    def test_more_than_100_entity_tags_is_422(self, client: httpx2.Client) -> None:
+        path, _ = registered_at(client)
+        many = ", ".join(f'"x-{i}"' for i in range(101))
+
+        response = client.patch(path, json={"name": "X"}, headers={"If-Match": many})
+
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["header", "If-Match"]
 
     def test_of_simultaneous_writes_on_one_tag_exactly_one_applies(
         self, client: httpx2.Client

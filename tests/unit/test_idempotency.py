@@ -188,3 +188,23 @@ def test_later_claims_purge_expired_keys(store: InMemoryStore, clock: StillClock
     register(service, random_email(), key="new")
 
     assert list(store.keys) == ["new"]
+
+
+def test_a_write_whose_lease_ran_out_meanwhile_is_undone_for_the_retry_that_took_over(
+    store: InMemoryStore, clock: StillClock
+) -> None:
+    taken_over: list[User] = []
+
+    def retried_after_the_lease() -> InMemoryUnitOfWork:
+        clock.now += KEY_LEASE
+        taken_over.append(service.update(user_id=user.id, name="Bo", key="key-1"))
+        return InMemoryUnitOfWork(store)
+
+    service = service_on(store, clock, once_key_held=retried_after_the_lease)
+    user = service.register(name="Ann", email=Email.parse(random_email()))
+
+    with pytest.raises(RequestInProgress):
+        service.update(user_id=user.id, name="Bo", key="key-1")
+
+    assert taken_over[0].version == user.version + 1
+    assert service.get(user_id=user.id) == taken_over[0]

@@ -14,9 +14,9 @@ EMAIL_MAX_LENGTH = 254
 # Ids are stored as signed 64-bit integers; anything larger can name no user.
 MAX_USER_ID = 2**63 - 1
 # A user's version counts its writes: 1 when registered, one more on each update. Versions
-# are stored as signed 32-bit integers.
+# are stored as signed 64-bit integers, as ids are: no user is updated that often.
 FIRST_VERSION = 1
-MAX_VERSION = 2**31 - 1
+MAX_VERSION = 2**63 - 1
 
 # Control characters, and lone surrogates that no store can encode.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs"})

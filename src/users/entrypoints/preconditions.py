@@ -6,11 +6,19 @@ write, and no two writes share it, however close in time.
 
 import re
 
+from fastapi.exceptions import RequestValidationError
+
 from users.domain.model import MAX_VERSION, Precondition, User
+from users.entrypoints.request_headers import IF_MATCH, IF_NONE_MATCH
 
 ANY = "*"
-# One entity tag of a list, weak or strong, and what follows it up to the next comma.
-_ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
+# More tags than a client keeps of one user: each would be a value bound into the query.
+MAX_ENTITY_TAGS = 100
+# One element of a list (RFC 9110 §5.6.1): an entity tag, weak or strong, or nothing (empty
+# elements are allowed), then a comma or the end.
+_ELEMENT = re.compile(r'[ \t]*(?:(W/)?"([\x21\x23-\x7e\x80-\xff]*)")?[ \t]*(,|\Z)')
+# A version as `entity_tag` writes it: compared as text, "03" is not "3".
+_VERSION = re.compile(rf"[1-9][0-9]{{0,{len(str(MAX_VERSION)) - 1}}}")
 
 
 def entity_tag(user: User) -> str:
@@ -29,8 +37,12 @@ def precondition(
     """
     if if_match is None and if_none_match is None:
         return None
-    only = None if if_match is None else _versions(user_id, if_match, weak_too=False)
-    excluded = frozenset[int]() if if_none_match is None else _versions(user_id, if_none_match)
+    only = None if if_match is None else _versions(user_id, IF_MATCH, if_match, weak_too=False)
+    excluded = (
+        frozenset[int]()
+        if if_none_match is None
+        else _versions(user_id, IF_NONE_MATCH, if_none_match)
+    )
     if excluded is None:
         return Precondition(only=frozenset())
     return Precondition(only=only, excluded=excluded)
@@ -41,33 +53,43 @@ def holds(precondition: Precondition | None, user: User) -> bool:
     return precondition is None or precondition.allows(user.version)
 
 
-def _versions(user_id: int, header: str, *, weak_too: bool = True) -> frozenset[int] | None:
-    """The versions of the user that `header` names; `None` for `*`, any version."""
-    if header.strip() == ANY:
+def _versions(
+    user_id: int, name: str, header: str, *, weak_too: bool = True
+) -> frozenset[int] | None:
+    """The versions of the user that the header `name` names; `None` for `*`, any version."""
+    if header.strip(" \t") == ANY:
         return None
     prefix = f"{user_id}-"
     versions = set()
-    for weak, tag in _entity_tags(header):
+    for weak, tag in _entity_tags(name, header):
         number = tag.removeprefix(prefix)
-        if (weak_too or not weak) and tag.startswith(prefix) and _is_version(number):
+        if (weak_too or not weak) and tag.startswith(prefix) and _VERSION.fullmatch(number):
             versions.add(int(number))
-    return frozenset(versions)
+    return frozenset(version for version in versions if version <= MAX_VERSION)
 
 
-def _entity_tags(header: str) -> list[tuple[bool, str]]:
+def _entity_tags(name: str, header: str) -> list[tuple[bool, str]]:
+    """(weak, opaque tag) for each entity tag of the list; none if the list cannot be read."""
     tags = []
     position = 0
-    while position < len(header) and (match := _ENTITY_TAG.match(header, position)):
-        tags.append((match[1] is not None, match[2]))
+    while match := _ELEMENT.match(header, position):
+        if match[2] is not None:
+            tags.append((match[1] is not None, match[2]))
+            if len(tags) > MAX_ENTITY_TAGS:
+                raise _too_many(name)
+        if not match[3]:
+            return tags
         position = match.end()
-    return tags
+    return []
 
 
-def _is_version(number: str) -> bool:
-    # Only what the store can hold: a larger number would fail the query, not the match.
-    return (
-        number.isascii()
-        and number.isdigit()
-        and len(number) <= len(str(MAX_VERSION))
-        and 1 <= int(number) <= MAX_VERSION
+def _too_many(name: str) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {
+                "type": "too_long",
+                "loc": ("header", name),
+                "msg": f"List should have at most {MAX_ENTITY_TAGS} entity tags",
+            }
+        ]
     )

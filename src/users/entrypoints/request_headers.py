@@ -55,17 +55,18 @@ def declared(*names: str) -> dict[str, Any]:
 
 
 def header(request: Request, name: str) -> str | None:
-    """The request's header `name` (one of the above), if it has one.
+    """The request's header `name` (one of the above), if it has one; sent on several lines,
+    their values joined into one list, as RFC 9110 §5.3 reads them.
 
     A look-up in the ASGI scope's list, whose names servers send in lower case: Starlette's
     `Headers.get` raises and catches a `KeyError` for a header that is not there, which is
     what most requests are.
     """
     raw_name = _RAW_NAMES[name]
-    for key, value in request.scope["headers"]:
-        if key == raw_name:
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    return None
+    values = [value for key, value in request.scope["headers"] if key == raw_name]
+    if not values:
+        return None
+    return b", ".join(values).decode("latin-1")
 
 
 def idempotency_key(request: Request) -> str | None:

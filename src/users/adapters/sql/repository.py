@@ -6,7 +6,6 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Executable,
-    Integer,
     Row,
     bindparam,
     delete,
@@ -51,8 +50,8 @@ DELETE = delete(users).where(users.c.id == bindparam("user_id"))
 # between the check and the write.
 ALLOWED_VERSION: ColumnElement[bool] = or_(
     bindparam("any_version"),
-    users.c.version.in_(bindparam("only", type_=Integer, expanding=True)),
-) & users.c.version.not_in(bindparam("excluded", type_=Integer, expanding=True))
+    users.c.version.in_(bindparam("only", type_=users.c.version.type, expanding=True)),
+) & users.c.version.not_in(bindparam("excluded", type_=users.c.version.type, expanding=True))
 UPDATE_IF_ALLOWED = UPDATE.where(ALLOWED_VERSION)
 DELETE_IF_ALLOWED = DELETE.where(ALLOWED_VERSION)
 

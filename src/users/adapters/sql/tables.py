@@ -68,7 +68,7 @@ users = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     # Counts the user's writes; its entity tag is made of it.
-    Column("version", Integer, nullable=False, server_default=str(FIRST_VERSION)),
+    Column("version", BigInteger, nullable=False, server_default=str(FIRST_VERSION)),
     UniqueConstraint("email_key", name=EMAIL_KEY_CONSTRAINT),
     sqlite_autoincrement=True,
 )

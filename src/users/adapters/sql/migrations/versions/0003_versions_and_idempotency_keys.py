@@ -19,7 +19,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("users", sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
+    op.add_column(
+        "users", sa.Column("version", sa.BigInteger(), nullable=False, server_default="1")
+    )
     op.create_table(
         "idempotency_keys",
         sa.Column("key", sa.String(255), nullable=False),
