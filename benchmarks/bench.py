@@ -17,8 +17,10 @@ order, so that of any two servers each runs first as often as the other. Figures
 over the rounds; a ratio is the median of the ratios within each round (runs a few seconds
 apart), not a ratio of medians.
 
-PostgreSQL: USERS_BENCH_DATABASE_URL names a server (a database of its own is created on it and
-dropped), else a throwaway server is started, as for the integration tests.
+PostgreSQL: the server USERS_BENCH_DATABASE_URL names (default
+postgresql://postgres@127.0.0.1:5432/postgres), where a database of its own is created for the
+run and dropped after. Its user needs CREATEDB, and its max_connections room for the servers'
+pools: up to 160 connections open at once, more with --baseline.
 """
 
 import argparse
@@ -55,7 +57,8 @@ REFERENCES = {
 # The service with USERS_METRICS=false: what metrics cost is the difference.
 WITHOUT_METRICS = "service, no metrics"
 METRICS_BUDGET = 0.05
-# What the service must reach against the SQLAlchemy floor, and aims at against the driver's.
+# The budget this service keeps against the SQLAlchemy floor (throughput, p99), and what it
+# aims at against the driver floor.
 THROUGHPUT_TARGET = 0.9
 P99_TARGET = 1.5
 DRIVER_AIM = 0.75

@@ -29,7 +29,7 @@ from fastapi import FastAPI
 from sqlalchemy import Connection, Engine, bindparam, create_engine, insert, select
 
 from users.adapters.sql.engine import database_url
-from users.adapters.sql.tables import users
+from users.adapters.sql.tables import users_table
 from users.entrypoints.cli import serve_app
 from users.entrypoints.routes import UserId
 from users.entrypoints.schemas import UserCreate, UserOut
@@ -124,9 +124,10 @@ def transaction() -> FastAPI:
 
 
 def _sqlalchemy(reads: Engine, writes: Callable[[], AbstractContextManager[Connection]]) -> FastAPI:
-    by_id = select(users.c.id, users.c.name, users.c.email, users.c.created_at, users.c.updated_at)
-    by_id = by_id.where(users.c.id == bindparam("user_id"))
-    add_one = insert(users).returning(users.c.id)
+    column = users_table.c
+    by_id = select(column.id, column.name, column.email, column.created_at, column.updated_at)
+    by_id = by_id.where(column.id == bindparam("user_id"))
+    add_one = insert(users_table).returning(column.id)
 
     def find(user_id: int) -> UserOut:
         with reads.connect() as connection:

@@ -6,25 +6,29 @@ import json
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import URL, create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
-from tests.integration.postgres import postgres_server, throwaway_database
-from tests.support import free_port
 
+from users.adapters.sql.engine import UnsupportedDatabaseUrl, database_url
 from users.adapters.sql.schema import migrate
 
 LUA = Path(__file__).parent / "lua"
+SERVER_VARIABLE = "USERS_BENCH_DATABASE_URL"
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
@@ -181,14 +185,51 @@ def database_environment(database: URL) -> dict[str, str]:
     return {"USERS_DATABASE_URL": database.render_as_string(hide_password=False)}
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def bench_server() -> URL:
+    """The PostgreSQL server SERVER_VARIABLE names (else DEFAULT_SERVER), once it has answered."""
+    try:
+        server = database_url(os.environ.get(SERVER_VARIABLE) or DEFAULT_SERVER)
+        create_engine(server, poolclass=NullPool).connect().close()
+    except (UnsupportedDatabaseUrl, OperationalError) as error:
+        # One line, not a traceback: the fix is to start that server or to name another. The
+        # reason names host and port; the URL itself is not echoed, its password with it.
+        reason = str(getattr(error, "orig", None) or error).strip().partition("\n")[0]
+        sys.exit(
+            f"cannot reach the benchmarks' PostgreSQL, which {SERVER_VARIABLE} names "
+            f"(default {DEFAULT_SERVER}): {reason}"
+        )
+    return server
+
+
+@contextmanager
+def throwaway_database(server: URL, label: str) -> Iterator[URL]:
+    """A new, uniquely named database on `server`, dropped (connections and all) afterwards."""
+    name = f"users_bench_{label}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @contextmanager
 def users_database(label: str, users: int) -> Iterator[tuple[URL, URL]]:
-    """(server, database): a throwaway database on USERS_BENCH_DATABASE_URL's server or on a
-    throwaway server, migrated and holding `users` users."""
-    with (
-        postgres_server("USERS_BENCH_DATABASE_URL") as server,
-        throwaway_database(server, label) as database,
-    ):
+    """(server, database): a throwaway database on the benchmarks' server, migrated and holding
+    `users` users."""
+    server = bench_server()
+    with throwaway_database(server, label) as database:
         migrate(database)
         load_users(database, users)
         yield server, database
@@ -234,12 +275,15 @@ def floor(kind: str, database: URL, name: str) -> contextlib.AbstractContextMana
 
 
 def argument_parser(
-    description: str | None, *, seconds: int = 15, repeats: int = 3
+    description: str | None, *, seconds: int | None = 15, repeats: int | None = 3
 ) -> argparse.ArgumentParser:
-    """The options every benchmark takes: how long a run lasts, and how many runs."""
+    """A benchmark's options: how long a run lasts, and how many runs, for those that take them
+    (None: a benchmark that would ignore the option does not offer it)."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=int, default=seconds, help="length of each run")
-    parser.add_argument("--repeats", type=int, default=repeats, help="runs of each measurement")
+    if seconds is not None:
+        parser.add_argument("--seconds", type=int, default=seconds, help="length of each run")
+    if repeats is not None:
+        parser.add_argument("--repeats", type=int, default=repeats, help="runs of each measurement")
     return parser

@@ -9,8 +9,8 @@ executes for a request move by about 1 %, whatever else the machine is doing. Ea
 runs; the difference between the two runs' totals, divided by `--requests`, is its cost per
 request. PostgreSQL's work is not counted: it runs in its own processes.
 
-Needs valgrind (installed from the OS packages when missing) and a PostgreSQL, found as for the
-other benchmarks.
+Needs valgrind (installed from the OS packages when missing) and the PostgreSQL server that
+USERS_BENCH_DATABASE_URL names, as every benchmark does.
 """
 
 import asyncio
@@ -36,7 +36,7 @@ _TOTAL = re.compile(r"^summary: (\d+)$", re.MULTILINE)
 
 
 def main() -> None:
-    parser = argument_parser(__doc__)
+    parser = argument_parser(__doc__, seconds=None, repeats=None)
     parser.add_argument("--requests", type=int, default=500, help="requests counted per run")
     options = parser.parse_args()
     valgrind = require_tool("valgrind", "valgrind")

@@ -52,7 +52,7 @@ class Costs:
 
 
 def main() -> None:
-    options = argument_parser(__doc__).parse_args()
+    options = argument_parser(__doc__, repeats=None).parse_args()
     require_tool("wrk", "wrk")
     spy = str(Path(sys.executable).parent / "py-spy")
     with (

@@ -26,7 +26,7 @@ from benchmarks.harness import (
 )
 from users.adapters.sql.repository import BY_EMAIL_KEY, BY_ID, PAGE
 
-# The bounds: how much slower each request may get at the large size.
+# The budget this service keeps: how much slower each request may get at the large size.
 SLOWDOWN_BOUNDS = {"GET": 1.2, "POST": 1.2, "PAGE": 1.5}
 
 

@@ -1,22 +1,4 @@
-"""Settings every layer shares: Hypothesis runs derandomized unless told otherwise."""
+"""Fixtures every layer may ask for: PostgreSQL's come from `tests.postgres`, started only when
+a test needs them."""
 
-import os
-
-from hypothesis import HealthCheck, settings
-
-# CI: the same examples on every run, so a failure reproduces. By hand, for a longer hunt:
-#   HYPOTHESIS_PROFILE=long .venv/bin/pytest tests/unit/test_fuzz.py
-settings.register_profile(
-    "ci",
-    derandomize=True,
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-settings.register_profile(
-    "long",
-    max_examples=3000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+pytest_plugins = ["tests.postgres"]

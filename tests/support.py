@@ -7,10 +7,18 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import httpx2
+from dependency_injector import providers
+from fastapi import FastAPI
+from sqlalchemy import URL
 
+from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from users.container import Container
+from users.domain.errors import StoreUnavailable
 from users.domain.model import Email, NewUser
-from users.domain.ports import Clock, UnitOfWorkFactory
+from users.domain.ports import Clock, StoreStatus, UnitOfWorkFactory
 from users.domain.services import UserService
+from users.entrypoints.app import create_app
+from users.settings import Settings
 
 
 def random_email(domain: str = "example.com") -> str:
@@ -28,10 +36,10 @@ KEY_LEASE = timedelta(seconds=5)
 KEY_RETENTION = timedelta(hours=24)
 
 
-def user_service(uow: UnitOfWorkFactory, clock: Clock | None = None) -> UserService:
-    """The use cases over `uow`, on a `SteppingClock` unless told otherwise."""
+def user_service(uow_factory: UnitOfWorkFactory, clock: Clock | None = None) -> UserService:
+    """The use cases over `uow_factory`, on a `SteppingClock` unless told otherwise."""
     return UserService(
-        unit_of_work=uow,
+        unit_of_work=uow_factory,
         clock=clock or SteppingClock(),
         key_lease=KEY_LEASE,
         key_retention=KEY_RETENTION,
@@ -47,6 +55,34 @@ class SteppingClock:
     def __call__(self) -> datetime:
         self._now += timedelta(seconds=1)
         return self._now
+
+
+def app_on(
+    database: URL,
+    overrides: dict[str, providers.Provider[object]] | None = None,
+    **settings: object,
+) -> FastAPI:
+    """The service on `database`, with `settings` and provider `overrides` in place of defaults."""
+    url = database.render_as_string(hide_password=False)
+    configured = Settings(database_url=url, **settings)  # type: ignore[arg-type]
+    return create_app(Container(settings=providers.Object(configured), **(overrides or {})))
+
+
+class Outage:
+    """A test's switch on an in-memory store: while `on`, units of work and the health probe
+    find the store unreachable, as they would a database that stopped answering."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.on = False
+
+    def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        if self.on:
+            raise StoreUnavailable("the test switched the store off")
+        return InMemoryUnitOfWork(self.store, read_only=read_only)
+
+    def probe(self) -> StoreStatus:
+        return StoreStatus.UNREACHABLE if self.on else StoreStatus.OK
 
 
 def free_port() -> int:

@@ -14,9 +14,9 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
 from tests.integration.commands import users_api
-from tests.integration.conftest import app_on
-from tests.integration.postgres import throwaway_database
 from tests.integration.test_migrations import alembic, alembic_command, pending_changes
+from tests.postgres import throwaway_database
+from tests.support import app_on
 from users.adapters.sql import adoption, schema
 from users.adapters.sql.schema import expected_revision, migrate, revision_at
 

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine, text
 
 from tests.http_contract import register
-from tests.integration.conftest import app_on
 from tests.metrics import Samples, scrape
+from tests.support import app_on
 
 IN_USE = ("db_pool_connections_in_use", frozenset[tuple[str, str]]())
 WAITING = ("db_pool_requests_waiting", frozenset[tuple[str, str]]())
@@ -26,10 +26,10 @@ def timed_get(client: httpx2.Client, path: str) -> tuple[httpx2.Response, float]
 
 
 def test_100_requests_on_a_locked_table_all_get_a_prompt_503_and_then_service_resumes(
-    database_url: URL, committed: Engine
+    database_url: URL, engine: Engine
 ) -> None:
     app = app_on(database_url, request_timeout_seconds=BOUND_SECONDS, concurrency=20)
-    with TestClient(app) as client, committed.connect() as blocker:
+    with TestClient(app) as client, engine.connect() as blocker:
         user = register(client)
         blocker.execution_options(isolation_level="READ COMMITTED")
         with blocker.begin(), ThreadPoolExecutor(max_workers=100) as threads:

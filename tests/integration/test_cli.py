@@ -9,8 +9,7 @@ from sqlalchemy import URL, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from tests.integration.commands import users_api
-from tests.integration.conftest import app_on
-from tests.support import free_port
+from tests.support import app_on, free_port
 from users.adapters.sql.schema import expected_revision
 
 PASSWORD = "hunter2-do-not-log"

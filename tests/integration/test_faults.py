@@ -12,23 +12,22 @@ from sqlalchemy import URL, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from tests.http_contract import register
-from tests.integration.conftest import app_on
 from tests.integration.proxy import CuttableProxy
-from tests.support import Request, random_email, simultaneously
+from tests.support import Request, app_on, random_email, simultaneously
 
 UNAVAILABLE = {"detail": "Database unavailable"}
 MIXED_CASES = ["{0}@example.com", "{0}@EXAMPLE.com", "{0}@Example.COM", "{0}@eXaMpLe.com"]
 
 
 @pytest.fixture
-def service(database_url: URL, committed: Engine) -> Iterator[TestClient]:
+def service(database_url: URL, engine: Engine) -> Iterator[TestClient]:
     """The service on the test database, committing for real, started once for the test."""
     with TestClient(app_on(database_url)) as client:
         yield client
 
 
-def rows_with_key(committed: Engine, email_key: str) -> int:
-    with committed.connect() as connection:
+def rows_with_key(engine: Engine, email_key: str) -> int:
+    with engine.connect() as connection:
         query = text("SELECT count(*) FROM users WHERE email_key = :key")
         return int(connection.execute(query, {"key": email_key}).scalar_one())
 
@@ -49,7 +48,7 @@ def terminate_other_connections(database_url: URL) -> int:
 
 
 def test_of_64_simultaneous_registrations_of_one_address_exactly_one_wins(
-    service: TestClient, committed: Engine
+    service: TestClient, engine: Engine
 ) -> None:
     emails = [MIXED_CASES[i % 4].format("zoe") for i in range(64)]
 
@@ -58,11 +57,11 @@ def test_of_64_simultaneous_registrations_of_one_address_exactly_one_wins(
     )
 
     assert sorted(statuses) == [200] + [400] * 63
-    assert rows_with_key(committed, "zoe@example.com") == 1
+    assert rows_with_key(engine, "zoe@example.com") == 1
 
 
 def test_of_32_simultaneous_updates_onto_one_address_exactly_one_wins(
-    service: TestClient, committed: Engine
+    service: TestClient, engine: Engine
 ) -> None:
     users = [register(service) for _ in range(32)]
     requests: list[Request] = [
@@ -73,7 +72,7 @@ def test_of_32_simultaneous_updates_onto_one_address_exactly_one_wins(
     statuses = simultaneously(service, requests)
 
     assert sorted(statuses) == [200] + [400] * 31
-    assert rows_with_key(committed, "yan@example.com") == 1
+    assert rows_with_key(engine, "yan@example.com") == 1
 
 
 def test_an_acknowledged_registration_is_visible_from_a_fresh_connection(
@@ -127,7 +126,7 @@ def test_users_swapping_addresses_at_once_get_a_400_never_a_503(service: TestCli
 
 
 def test_a_burst_far_larger_than_the_pool_is_answered_in_full(
-    database_url: URL, committed: Engine
+    database_url: URL, engine: Engine
 ) -> None:
     with TestClient(app_on(database_url, concurrency=2, request_timeout_seconds=30)) as client:
         user = register(client)
@@ -154,8 +153,8 @@ class LockedRead:
     released: httpx2.Response
 
 
-def read_while_the_table_is_locked(client: httpx2.Client, committed: Engine) -> LockedRead:
-    with committed.connect() as blocker:
+def read_while_the_table_is_locked(client: httpx2.Client, engine: Engine) -> LockedRead:
+    with engine.connect() as blocker:
         user = register(client)
         blocker.execution_options(isolation_level="READ COMMITTED")
         with blocker.begin():
@@ -163,12 +162,12 @@ def read_while_the_table_is_locked(client: httpx2.Client, committed: Engine) -> 
             started = time.monotonic()
             blocked = client.get(f"/users/{user['id']}")
             seconds = time.monotonic() - started
-            left_waiting = waiting_on_locks(committed)
+            left_waiting = waiting_on_locks(engine)
         return LockedRead(user, blocked, seconds, left_waiting, client.get(f"/users/{user['id']}"))
 
 
-def waiting_on_locks(committed: Engine) -> int:
-    with committed.connect() as connection:
+def waiting_on_locks(engine: Engine) -> int:
+    with engine.connect() as connection:
         query = (
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE wait_event_type = 'Lock' AND datname = current_database()"
@@ -176,9 +175,9 @@ def waiting_on_locks(committed: Engine) -> int:
         return int(connection.execute(text(query)).scalar_one())
 
 
-def test_a_statement_that_runs_too_long_is_cancelled(database_url: URL, committed: Engine) -> None:
+def test_a_statement_that_runs_too_long_is_cancelled(database_url: URL, engine: Engine) -> None:
     with TestClient(app_on(database_url, request_timeout_seconds=0.5)) as client:
-        read = read_while_the_table_is_locked(client, committed)
+        read = read_while_the_table_is_locked(client, engine)
 
     assert (read.blocked.status_code, read.blocked.json()) == (503, UNAVAILABLE)
     assert read.seconds < 1.5
@@ -187,7 +186,7 @@ def test_a_statement_that_runs_too_long_is_cancelled(database_url: URL, committe
 
 
 def test_an_unreachable_database_is_a_prompt_503_and_the_service_heals(
-    server_url: URL, database_url: URL, committed: Engine
+    server_url: URL, database_url: URL, engine: Engine
 ) -> None:
     proxy = CuttableProxy(server_url)
     with TestClient(app_on(proxy.url_for(database_url))) as client:

@@ -41,12 +41,12 @@ def shutting_down(server: Serving) -> bool:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_drains_then_lets_requests_in_flight_finish(
-    database_url: URL, committed: Engine, workers: int
+    database_url: URL, engine: Engine, workers: int
 ) -> None:
     settings = {"USERS_SHUTDOWN_DRAIN_SECONDS": "1", "USERS_REQUEST_TIMEOUT_SECONDS": "30"}
     with (
         serving(database_url, free_port(), workers, **settings) as server,
-        committed.connect() as blocker,
+        engine.connect() as blocker,
         ThreadPoolExecutor(IN_FLIGHT) as threads,
     ):
         with httpx2.Client(base_url=server.url) as client:
@@ -57,7 +57,7 @@ def test_sigterm_drains_then_lets_requests_in_flight_finish(
         in_flight = [
             threads.submit(get, f"{server.url}/users/{user['id']}") for _ in range(IN_FLIGHT)
         ]
-        wait_until(lambda: waiting_on_locks(committed) >= IN_FLIGHT, 10, "requests in flight")
+        wait_until(lambda: waiting_on_locks(engine) >= IN_FLIGHT, 10, "requests in flight")
 
         server.process.send_signal(signal.SIGTERM)
         unready_after = wait_until(lambda: shutting_down(server), 2, "readiness turning 503")

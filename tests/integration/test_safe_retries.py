@@ -11,16 +11,16 @@ from tests.support import random_email
 
 
 def test_a_retry_while_the_first_request_waits_is_409_and_the_first_still_lands(
-    client: TestClient, committed: Engine
+    client: TestClient, engine: Engine
 ) -> None:
     body = {"name": "Ann", "email": random_email()}
     key = {"Idempotency-Key": "while-waiting"}
-    with committed.connect() as blocker, ThreadPoolExecutor(max_workers=1) as thread:
+    with engine.connect() as blocker, ThreadPoolExecutor(max_workers=1) as thread:
         blocker.execution_options(isolation_level="READ COMMITTED")
         with blocker.begin():
             blocker.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
             first = thread.submit(client.post, "/users/", json=body, headers=key)
-            wait_until(lambda: waiting_on_locks(committed) == 1, 5, "the first insert waits")
+            wait_until(lambda: waiting_on_locks(engine) == 1, 5, "the first insert waits")
             meanwhile = client.post("/users/", json=body, headers=key)
         landed = first.result()
     afterwards = client.post("/users/", json=body, headers=key)

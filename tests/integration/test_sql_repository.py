@@ -18,18 +18,18 @@ from users.domain.ports import UnitOfWorkFactory
 
 class TestPostgresRepository(RepositoryContract):
     @pytest.fixture
-    def uow(self, engines: Engines, committed: Engine) -> UnitOfWorkFactory:
+    def uow_factory(self, engines: Engines, engine: Engine) -> UnitOfWorkFactory:
         return partial(SqlAlchemyUnitOfWork, engines)
 
 
 class TestSqliteRepository(RepositoryContract):
     @pytest.fixture
-    def uow(self, sqlite_uow: UnitOfWorkFactory) -> UnitOfWorkFactory:
-        return sqlite_uow
+    def uow_factory(self, sqlite_uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
+        return sqlite_uow_factory
 
 
 def test_every_write_is_one_statement_so_deadlocks_can_only_be_over_addresses(
-    engines: Engines, committed: Engine
+    engines: Engines, engine: Engine
 ) -> None:
     """Each write changes users in one statement, and besides touches only the record of its
     own idempotency key (a purge skips locked records): two units can only wait on each other

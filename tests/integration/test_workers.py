@@ -26,7 +26,7 @@ def base_url(database_url: URL) -> Iterator[str]:
 
 
 @pytest.fixture
-def client(base_url: str, committed: Engine) -> Iterator[httpx2.Client]:
+def client(base_url: str, engine: Engine) -> Iterator[httpx2.Client]:
     with httpx2.Client(base_url=base_url, timeout=30) as client:
         yield client
 
@@ -36,7 +36,7 @@ class TestHttpContractOnTwoWorkers(HttpContract):
 
 
 def test_of_64_simultaneous_registrations_across_workers_exactly_one_wins(
-    base_url: str, committed: Engine
+    base_url: str, engine: Engine
 ) -> None:
     async def register_all() -> list[int]:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
@@ -53,7 +53,7 @@ def test_of_64_simultaneous_registrations_across_workers_exactly_one_wins(
     statuses = asyncio.run(register_all())
 
     assert sorted(statuses) == [200] + [400] * 63
-    assert rows_with_key(committed, "kim@example.com") == 1
+    assert rows_with_key(engine, "kim@example.com") == 1
 
 
 def test_the_in_memory_store_refuses_several_workers() -> None:
@@ -70,7 +70,7 @@ def test_the_in_memory_store_refuses_several_workers() -> None:
     assert "in-memory store lives in one process" in refused.stderr
 
 
-def test_metrics_add_up_the_requests_of_every_worker(base_url: str, committed: Engine) -> None:
+def test_metrics_add_up_the_requests_of_every_worker(base_url: str, engine: Engine) -> None:
     with httpx2.Client(base_url=base_url) as client:
         user = register(client)
         before = requests_counted(scrape(client), "GET", "/users/{user_id}", 200)

@@ -12,7 +12,7 @@ from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.support import user_service
+from tests.support import Outage, user_service
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from users.container import Container
 from users.domain.ports import UnitOfWorkFactory
@@ -58,20 +58,26 @@ def store() -> InMemoryStore:
 
 
 @pytest.fixture
-def uow(store: InMemoryStore) -> UnitOfWorkFactory:
+def uow_factory(store: InMemoryStore) -> UnitOfWorkFactory:
     return partial(InMemoryUnitOfWork, store)
 
 
 @pytest.fixture
-def service(uow: UnitOfWorkFactory) -> UserService:
-    return user_service(uow)
+def outage(store: InMemoryStore) -> Outage:
+    return Outage(store)
 
 
 @pytest.fixture
-def app(store: InMemoryStore) -> FastAPI:
+def service(outage: Outage) -> UserService:
+    return user_service(outage.unit_of_work)
+
+
+@pytest.fixture
+def app(outage: Outage) -> FastAPI:
     container = Container(
         settings=providers.Object(Settings(database_url="memory://")),
-        memory_store=providers.Object(store),
+        unit_of_work_factory=providers.Object(outage.unit_of_work),
+        store_probe=providers.Object(outage.probe),
     )
     return create_app(container)
 

@@ -1,6 +1,7 @@
 """The HTTP contract over the in-memory store, and what only a fake can switch off."""
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import httpx2
@@ -9,8 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.http_contract import HttpContract, register
-from tests.support import simultaneously
-from users.adapters.memory import InMemoryStore
+from tests.support import Outage, simultaneously
 from users.container import Container
 from users.entrypoints.app import create_app
 from users.settings import Settings
@@ -21,9 +21,9 @@ class TestHttpContractInMemory(HttpContract):
 
 
 def test_an_unreachable_store_is_503_with_the_contract_body(
-    client: TestClient, store: InMemoryStore
+    client: TestClient, outage: Outage
 ) -> None:
-    store.reachable = False
+    outage.on = True
 
     response = client.post("/users/", json={"name": "A", "email": "a@example.com"})
 
@@ -31,10 +31,8 @@ def test_an_unreachable_store_is_503_with_the_contract_body(
     assert response.json() == {"detail": "Database unavailable"}
 
 
-def test_health_is_503_when_the_store_is_unreachable(
-    client: TestClient, store: InMemoryStore
-) -> None:
-    store.reachable = False
+def test_health_is_503_when_the_store_is_unreachable(client: TestClient, outage: Outage) -> None:
+    outage.on = True
 
     response = client.get("/health")
 
@@ -46,12 +44,10 @@ def test_health_is_503_when_the_store_is_unreachable(
     }
 
 
-def test_the_service_recovers_when_the_store_is_back(
-    client: TestClient, store: InMemoryStore
-) -> None:
-    store.reachable = False
+def test_the_service_recovers_when_the_store_is_back(client: TestClient, outage: Outage) -> None:
+    outage.on = True
     client.get("/users/")
-    store.reachable = True
+    outage.on = False
 
     assert client.get("/users/").status_code == 200
 
@@ -97,12 +93,10 @@ def test_two_apps_in_one_process_each_serve_their_own_container() -> None:
     assert on_first.json() == user
 
 
-def test_clients_sending_their_bodies_slowly_hold_no_worker_slot(store: InMemoryStore) -> None:
+def test_clients_sending_their_bodies_slowly_hold_no_worker_slot() -> None:
     slots = 2
     settings = Settings(database_url="memory://", concurrency=slots, request_timeout_seconds=0.5)
-    app = create_app(
-        Container(settings=providers.Object(settings), memory_store=providers.Object(store))
-    )
+    app = create_app(Container(settings=providers.Object(settings)))
 
     async def read_while_a_body_trickles_on_every_slot() -> int:
         started, never = asyncio.Semaphore(0), asyncio.Event()
@@ -125,3 +119,13 @@ def test_clients_sending_their_bodies_slowly_hold_no_worker_slot(store: InMemory
             return read.status_code
 
     assert asyncio.run(read_while_a_body_trickles_on_every_slot()) == 200
+
+
+def test_the_documentation_pages_load_every_asset_from_the_service(client: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+
+        assert assets, page
+        assert all(asset.startswith("/") for asset in assets), assets
+        assert all(client.get(asset).status_code == 200 for asset in assets), assets

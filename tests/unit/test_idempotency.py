@@ -2,13 +2,12 @@
 
 from collections.abc import Callable
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import pytest
 
-from tests.support import KEY_LEASE, KEY_RETENTION, MOMENT, random_email, user_service
-from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from tests.support import KEY_LEASE, KEY_RETENTION, MOMENT, Outage, random_email, user_service
+from users.adapters.memory import InMemoryUnitOfWork
 from users.domain.errors import (
     EmailAlreadyRegistered,
     IdempotencyKeyReused,
@@ -30,14 +29,9 @@ class StillClock:
         return self.now
 
 
-class Unreachable:
-    """A unit of work on a store that stopped answering."""
-
-    def __enter__(self) -> UnitOfWork:
-        raise StoreUnavailable("switched off")
-
-    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
-        return None
+def unreachable() -> UnitOfWork:
+    """Opens a unit of work on a store that stopped answering."""
+    raise StoreUnavailable("the store stopped answering")
 
 
 @pytest.fixture
@@ -46,17 +40,17 @@ def clock() -> StillClock:
 
 
 def service_on(
-    store: InMemoryStore, clock: StillClock, once_key_held: Callable[[], Any] | None = None
+    outage: Outage, clock: StillClock, once_key_held: Callable[[], Any] | None = None
 ) -> UserService:
-    """The use cases on `store`; `once_key_held` opens the first unit after a key is claimed,
-    in the place of the store's own."""
+    """The use cases on `outage`'s store; `once_key_held` opens the first unit after a key is
+    claimed, in the place of the store's own."""
 
     def unit_of_work(*, read_only: bool = False) -> Any:
         nonlocal once_key_held
-        if once_key_held is not None and store.keys:
+        if once_key_held is not None and outage.store.keys:
             opening, once_key_held = once_key_held, None
             return opening()
-        return InMemoryUnitOfWork(store, read_only=read_only)
+        return outage.unit_of_work(read_only=read_only)
 
     return user_service(unit_of_work, clock)
 
@@ -66,9 +60,9 @@ def register(service: UserService, email: str, key: str = "key-1", name: str = "
 
 
 def test_a_retried_registration_answers_the_first_user_and_registers_no_other(
-    store: InMemoryStore, clock: StillClock
+    outage: Outage, clock: StillClock
 ) -> None:
-    service = service_on(store, clock)
+    service = service_on(outage, clock)
     first = register(service, "ann@example.com")
     clock.now += KEY_LEASE
 
@@ -79,9 +73,9 @@ def test_a_retried_registration_answers_the_first_user_and_registers_no_other(
 
 
 def test_the_same_request_in_other_words_is_the_same_request(
-    store: InMemoryStore, clock: StillClock
+    outage: Outage, clock: StillClock
 ) -> None:
-    service = service_on(store, clock)
+    service = service_on(outage, clock)
     first = register(service, "ann@example.com", name="Ann")
 
     retried = register(service, "ann@EXAMPLE.com", name="  Ann ")
@@ -89,10 +83,8 @@ def test_the_same_request_in_other_words_is_the_same_request(
     assert retried == first
 
 
-def test_a_key_sent_with_another_request_is_refused(
-    store: InMemoryStore, clock: StillClock
-) -> None:
-    service = service_on(store, clock)
+def test_a_key_sent_with_another_request_is_refused(outage: Outage, clock: StillClock) -> None:
+    service = service_on(outage, clock)
     user = register(service, "ann@example.com")
 
     with pytest.raises(IdempotencyKeyReused):
@@ -104,7 +96,7 @@ def test_a_key_sent_with_another_request_is_refused(
 
 
 def test_a_retry_while_the_first_attempt_runs_is_refused_as_in_progress(
-    store: InMemoryStore, clock: StillClock
+    outage: Outage, clock: StillClock
 ) -> None:
     refused: list[RequestInProgress] = []
 
@@ -112,9 +104,9 @@ def test_a_retry_while_the_first_attempt_runs_is_refused_as_in_progress(
         with pytest.raises(RequestInProgress) as in_progress:
             register(service, "ann@example.com")
         refused.append(in_progress.value)
-        return InMemoryUnitOfWork(store)
+        return outage.unit_of_work()
 
-    service = service_on(store, clock, once_key_held=retry_meanwhile)
+    service = service_on(outage, clock, once_key_held=retry_meanwhile)
 
     first = register(service, "ann@example.com")
 
@@ -122,8 +114,8 @@ def test_a_retry_while_the_first_attempt_runs_is_refused_as_in_progress(
     assert service.list_page(after=0, limit=10).items == [first]
 
 
-def test_a_refusal_is_the_answer_to_every_retry(store: InMemoryStore, clock: StillClock) -> None:
-    service = service_on(store, clock)
+def test_a_refusal_is_the_answer_to_every_retry(outage: Outage, clock: StillClock) -> None:
+    service = service_on(outage, clock)
     taken = service.register(name="Bob", email=Email.parse("bob@example.com"))
     with pytest.raises(EmailAlreadyRegistered):
         register(service, "bob@example.com")
@@ -137,9 +129,9 @@ def test_a_refusal_is_the_answer_to_every_retry(store: InMemoryStore, clock: Sti
 
 
 def test_a_store_failure_lets_go_of_the_key_so_a_retry_writes(
-    store: InMemoryStore, clock: StillClock
+    outage: Outage, clock: StillClock
 ) -> None:
-    service = service_on(store, clock, once_key_held=Unreachable)
+    service = service_on(outage, clock, once_key_held=unreachable)
     with pytest.raises(StoreUnavailable):
         register(service, "ann@example.com")
 
@@ -149,16 +141,16 @@ def test_a_store_failure_lets_go_of_the_key_so_a_retry_writes(
 
 
 def test_a_key_left_held_by_a_failed_attempt_is_free_again_after_its_lease(
-    store: InMemoryStore, clock: StillClock
+    outage: Outage, clock: StillClock
 ) -> None:
-    def store_down() -> Unreachable:
-        store.reachable = False  # for the write, and for letting go of the key too
-        return Unreachable()
+    def store_down() -> UnitOfWork:
+        outage.on = True  # for the write, and for letting go of the key too
+        return outage.unit_of_work()
 
-    service = service_on(store, clock, once_key_held=store_down)
+    service = service_on(outage, clock, once_key_held=store_down)
     with pytest.raises(StoreUnavailable):
         register(service, "ann@example.com")
-    store.reachable = True
+    outage.on = False
 
     with pytest.raises(RequestInProgress):
         register(service, "ann@example.com")
@@ -169,9 +161,9 @@ def test_a_key_left_held_by_a_failed_attempt_is_free_again_after_its_lease(
 
 
 def test_an_answer_is_kept_for_the_retention_window_then_the_key_is_free(
-    store: InMemoryStore, clock: StillClock
+    outage: Outage, clock: StillClock
 ) -> None:
-    service = service_on(store, clock)
+    service = service_on(outage, clock)
     first = register(service, "ann@example.com")
 
     clock.now += KEY_RETENTION
@@ -180,27 +172,27 @@ def test_an_answer_is_kept_for_the_retention_window_then_the_key_is_free(
     assert second.id != first.id
 
 
-def test_later_claims_purge_expired_keys(store: InMemoryStore, clock: StillClock) -> None:
-    service = service_on(store, clock)
+def test_later_claims_purge_expired_keys(outage: Outage, clock: StillClock) -> None:
+    service = service_on(outage, clock)
     register(service, random_email(), key="old")
 
     clock.now += KEY_RETENTION
     register(service, random_email(), key="new")
 
-    assert list(store.keys) == ["new"]
+    assert list(outage.store.keys) == ["new"]
 
 
 def test_a_write_whose_lease_ran_out_meanwhile_is_undone_for_the_retry_that_took_over(
-    store: InMemoryStore, clock: StillClock
+    outage: Outage, clock: StillClock
 ) -> None:
     taken_over: list[User] = []
 
     def retried_after_the_lease() -> InMemoryUnitOfWork:
         clock.now += KEY_LEASE
         taken_over.append(service.update(user_id=user.id, name="Bo", key="key-1"))
-        return InMemoryUnitOfWork(store)
+        return outage.unit_of_work()
 
-    service = service_on(store, clock, once_key_held=retried_after_the_lease)
+    service = service_on(outage, clock, once_key_held=retried_after_the_lease)
     user = service.register(name="Ann", email=Email.parse(random_email()))
 
     with pytest.raises(RequestInProgress):

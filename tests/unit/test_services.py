@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.support import MOMENT, random_email
-from users.adapters.memory import InMemoryStore
+from tests.support import MOMENT, Outage, random_email
 from users.domain.errors import EmailAlreadyRegistered, InvalidName, StoreUnavailable, UserNotFound
 from users.domain.model import MAX_USER_ID, Email
 from users.domain.services import UserService
@@ -108,8 +107,8 @@ def test_a_deleted_user_is_gone(service: UserService) -> None:
         service.get(user_id=user.id)
 
 
-def test_an_unreachable_store_is_reported(service: UserService, store: InMemoryStore) -> None:
-    store.reachable = False
+def test_an_unreachable_store_is_reported(service: UserService, outage: Outage) -> None:
+    outage.on = True
 
     with pytest.raises(StoreUnavailable):
         register(service)

@@ -10,12 +10,11 @@ from typing import Self
 
 from users.domain.errors import (
     EmailAlreadyRegistered,
-    StoreUnavailable,
     UserChanged,
     WriteInReadOnlyUnit,
 )
 from users.domain.idempotency import KeyRecord, Outcome
-from users.domain.model import FIRST_VERSION, Email, NewUser, Precondition, User, UserChanges
+from users.domain.model import Email, NewUser, Precondition, User, UserChanges
 from users.domain.ports import StoreStatus
 
 Undo = Callable[[], None]
@@ -26,7 +25,6 @@ class InMemoryStore:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.reachable = True
         self.last_id = 0
         self.users: dict[int, User] = {}
         self.sorted_ids: list[int] = []
@@ -34,8 +32,8 @@ class InMemoryStore:
         self.keys: dict[str, KeyRecord] = {}
 
     def status(self) -> StoreStatus:
-        """The `StoreProbe` of this store: it has no schema, and answers unless switched off."""
-        return StoreStatus.OK if self.reachable else StoreStatus.UNREACHABLE
+        """The `StoreProbe` of this store: it has no schema, and lives as long as the process."""
+        return StoreStatus.OK
 
     def put(self, user: User) -> None:
         if user.id not in self.users:
@@ -62,14 +60,7 @@ class InMemoryUserRepository:
         self._refuse_taken(new_user.email, owner_id=None)
         # Like a database sequence, the counter is not rolled back: ids are never reused.
         self._store.last_id += 1
-        user = User(
-            id=self._store.last_id,
-            name=new_user.name,
-            email=new_user.email,
-            created_at=new_user.created_at,
-            updated_at=new_user.created_at,
-            version=FIRST_VERSION,
-        )
+        user = new_user.stored_as(self._store.last_id)
         self._store.put(user)
         self._undo_log.append(lambda: self._store.drop(user))
         return user
@@ -193,8 +184,6 @@ class InMemoryUnitOfWork:
         self._undo_log: list[Undo] = []
 
     def __enter__(self) -> Self:
-        if not self._store.reachable:
-            raise StoreUnavailable("the in-memory store is switched off")
         self._store.lock.acquire()
         self._undo_log.clear()
         self.users = InMemoryUserRepository(self._store, self._undo_log, read_only=self._read_only)

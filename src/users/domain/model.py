@@ -83,6 +83,15 @@ class NewUser:
     email: Email
     created_at: datetime
 
+    @property
+    def updated_at(self) -> datetime:
+        """A new user was last changed when it was created."""
+        return self.created_at
+
+    def stored_as(self, user_id: int) -> User:
+        """The user this becomes once a store gives it `user_id`: at its first version."""
+        return User(user_id, self.name, self.email, self.created_at, self.updated_at, FIRST_VERSION)
+
 
 @dataclass(frozen=True, slots=True)
 class UserChanges:

@@ -14,7 +14,6 @@ from users.domain.errors import (
     DomainError,
     EmailAlreadyRegistered,
     IdempotencyKeyReused,
-    InvalidUserData,
     RequestInProgress,
     StoreUnavailable,
     UserChanged,
@@ -70,7 +69,6 @@ def install_error_handlers(app: FastAPI) -> None:
     """Turn domain errors into their responses and keep 422 bodies free of echoed input."""
     for error in ERROR_RESPONSES:
         app.add_exception_handler(error, _fixed_response(error))
-    app.add_exception_handler(InvalidUserData, _invalid_user_data)
     app.add_exception_handler(IdempotencyKeyReused, _key_reused)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
@@ -82,10 +80,6 @@ def _fixed_response(error: type[DomainError]) -> Any:
         return error_response(error)
 
     return handler
-
-
-async def _invalid_user_data(request: Request, exc: Exception) -> Response:
-    return _unprocessable([{"type": "value_error", "loc": ["body"], "msg": str(exc)}])
 
 
 async def _key_reused(request: Request, exc: Exception) -> Response:

@@ -121,55 +121,30 @@ class UserQuery(BaseModel):
 # two apps in one process would share.
 
 
-def add_user_routes(app: FastAPI, guard: Guard, user_service: Callable[[], UserService]) -> None:
-    """The `/users` routes, behind `guard`, each calling a use case of `user_service()`."""
+class UserRoutes:
+    """The `/users` routes: each turns a request into one use case of `service()` and its result
+    into a response."""
 
-    @app.post(
-        "/users/",
-        response_model=UserOut,
-        dependencies=guard.dependencies,
-        responses=guard.responses
-        | WITH_ETAG
-        | documented_errors(EmailAlreadyRegistered, RequestInProgress, StoreUnavailable)
-        | BODY_TOO_LARGE,
-        openapi_extra=declared(IDEMPOTENCY_KEY),
-    )
-    def register_user(user: UserCreate, request: Request, response: Response) -> UserOut:
+    def __init__(self, service: Callable[[], UserService]) -> None:
+        self._service = service
+
+    def register_user(self, user: UserCreate, request: Request, response: Response) -> UserOut:
         """Register a user. An address already registered, in any letter case, is refused."""
-        registered = user_service().register(
-            name=user.name, email=user.email, key=idempotency_key(request)
+        key = idempotency_key(request)
+        return _tagged(
+            self._service().register(name=user.name, email=user.email, key=key), response
         )
-        return _tagged(registered, response)
 
-    @_get_and_head(
-        app,
-        "/users/",
-        response_model=UserPageOut,
-        dependencies=guard.dependencies,
-        responses=guard.responses | documented_errors(StoreUnavailable),
-    )
-    def list_users(query: Annotated[UserQuery, Query()]) -> UserPageOut:
+    def list_users(self, query: Annotated[UserQuery, Query()]) -> UserPageOut:
         """List users in id order, a page at a time, or find the one user with an address."""
-        users = user_service()
-        if query.email is not None:
-            found = users.find_by_email(email=query.email)
-            return UserPageOut(items=[] if found is None else [UserOut.of(found)], next_after=None)
-        return UserPageOut.of(users.list_page(after=query.after, limit=query.limit))
+        if query.email is None:
+            return UserPageOut.of(self._service().list_page(after=query.after, limit=query.limit))
+        found = self._service().find_by_email(email=query.email)
+        return UserPageOut(items=[] if found is None else [UserOut.of(found)], next_after=None)
 
-    @_get_and_head(
-        app,
-        "/users/{user_id}",
-        response_model=UserOut,
-        dependencies=guard.dependencies,
-        responses=guard.responses
-        | WITH_ETAG
-        | NOT_MODIFIED
-        | documented_errors(UserNotFound, UserChanged, StoreUnavailable),
-        openapi_extra=declared(IF_MATCH, IF_NONE_MATCH),
-    )
-    def get_user(user_id: UserId, request: Request, response: Response) -> UserOut | Response:
+    def get_user(self, user_id: UserId, request: Request, response: Response) -> UserOut | Response:
         """Read one user."""
-        user = user_service().get(user_id=user_id)
+        user = self._service().get(user_id=user_id)
         # RFC 9110 §13.2.2: If-Match first, then If-None-Match.
         if not holds(precondition(user_id, header(request, IF_MATCH), None), user):
             raise UserChanged(user_id)
@@ -177,23 +152,11 @@ def add_user_routes(app: FastAPI, guard: Guard, user_service: Callable[[], UserS
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_etag(user))
         return _tagged(user, response)
 
-    @app.patch(
-        "/users/{user_id}",
-        response_model=UserOut,
-        dependencies=guard.dependencies,
-        responses=guard.responses
-        | WITH_ETAG
-        | documented_errors(
-            EmailAlreadyRegistered, UserNotFound, RequestInProgress, UserChanged, StoreUnavailable
-        )
-        | BODY_TOO_LARGE,
-        openapi_extra=declared(IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY),
-    )
     def update_user(
-        user_id: UserId, changes: UserUpdate, request: Request, response: Response
+        self, user_id: UserId, changes: UserUpdate, request: Request, response: Response
     ) -> UserOut:
         """Change a user's name and/or email; an address another user has is refused."""
-        updated = user_service().update(
+        updated = self._service().update(
             user_id=user_id,
             name=changes.name,
             email=changes.email,
@@ -202,17 +165,60 @@ def add_user_routes(app: FastAPI, guard: Guard, user_service: Callable[[], UserS
         )
         return _tagged(updated, response)
 
-    @app.delete(
+    def delete_user(self, user_id: UserId, request: Request) -> None:
+        """Delete a user."""
+        self._service().delete(user_id=user_id, precondition=_precondition(user_id, request))
+
+
+def add_user_routes(app: FastAPI, guard: Guard, user_service: Callable[[], UserService]) -> None:
+    """The `/users` routes of `UserRoutes`, behind `guard`, and what each can answer."""
+    routes, guarded = UserRoutes(user_service), guard.dependencies
+    refused = documented_errors(EmailAlreadyRegistered, RequestInProgress, StoreUnavailable)
+    app.post(
+        "/users/",
+        response_model=UserOut,
+        responses=guard.responses | WITH_ETAG | refused | BODY_TOO_LARGE,
+        openapi_extra=declared(IDEMPOTENCY_KEY),
+        dependencies=guarded,
+    )(routes.register_user)
+    _get_and_head(
+        app,
+        "/users/",
+        response_model=UserPageOut,
+        responses=guard.responses | documented_errors(StoreUnavailable),
+        dependencies=guarded,
+    )(routes.list_users)
+    _get_and_head(
+        app,
+        "/users/{user_id}",
+        response_model=UserOut,
+        responses=guard.responses
+        | WITH_ETAG
+        | NOT_MODIFIED
+        | documented_errors(UserNotFound, UserChanged, StoreUnavailable),
+        openapi_extra=declared(IF_MATCH, IF_NONE_MATCH),
+        dependencies=guarded,
+    )(routes.get_user)
+    app.patch(
+        "/users/{user_id}",
+        response_model=UserOut,
+        responses=guard.responses
+        | WITH_ETAG
+        | documented_errors(
+            EmailAlreadyRegistered, UserNotFound, RequestInProgress, UserChanged, StoreUnavailable
+        )
+        | BODY_TOO_LARGE,
+        openapi_extra=declared(IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY),
+        dependencies=guarded,
+    )(routes.update_user)
+    app.delete(
         "/users/{user_id}",
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
-        dependencies=guard.dependencies,
         responses=guard.responses | documented_errors(UserNotFound, UserChanged, StoreUnavailable),
         openapi_extra=declared(IF_MATCH, IF_NONE_MATCH),
-    )
-    def delete_user(user_id: UserId, request: Request) -> None:
-        """Delete a user."""
-        user_service().delete(user_id=user_id, precondition=_precondition(user_id, request))
+        dependencies=guarded,
+    )(routes.delete_user)
 
 
 def add_health_routes(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL
 
-from tests.integration.postgres import NoPostgres, postgres_server, unprivileged_prefix
+from tests.postgres import HOW_TO_PROVIDE, unprivileged_prefix
 from tests.support import free_port
 
 DEPLOY = Path(__file__).parents[3] / "deploy"
@@ -44,28 +44,21 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 
 
 @pytest.fixture(scope="session")
-def server_url() -> Iterator[URL]:
-    """As the integration layer's, but one PgBouncer can reach: pgserver's listens only on a
-    socket that, run as root, only its own user may open."""
-    try:
-        with postgres_server("USERS_TEST_DATABASE_URL", over_tcp=True) as url:
-            yield url
-    except NoPostgres as missing:
-        pytest.fail(str(missing), pytrace=False)
-
-
-@pytest.fixture(scope="session")
 def bouncer(server_url: URL) -> Iterator[URL]:
     """PgBouncer, in transaction pooling as `deploy/pgbouncer.ini` sets it, in front of the
     test server; the server's URL with its address put in (so any database name passes)."""
     program = require("pgbouncer")
+    if not server_url.host:
+        # pgserver's listens only on a socket that, run as root, only its own user may open.
+        pytest.fail(f"PgBouncer needs a server it can reach over TCP\n{HOW_TO_PROVIDE}")
     directory = Path(tempfile.mkdtemp(prefix="users-pgbouncer-"))
     run_as = unprivileged_prefix(directory)  # PgBouncer refuses to run as root
     port = free_port()
     config = configparser.ConfigParser()
     config.read(DEPLOY / "pgbouncer.ini")
-    host = server_url.host or server_url.query["host"]
-    config["databases"] = {"*": f"host={host} port={server_url.port or 5432} user=postgres"}
+    config["databases"] = {
+        "*": f"host={server_url.host} port={server_url.port or 5432} user=postgres"
+    }
     config["pgbouncer"].update(
         listen_addr="127.0.0.1",
         listen_port=str(port),

@@ -10,11 +10,11 @@ from sqlalchemy import URL, Engine
 
 from tests.http_contract import HttpContract
 from tests.integration.commands import users_api
-from tests.integration.conftest import app_on
 from tests.integration.deployment.conftest import through
-from tests.integration.postgres import throwaway_database
 from tests.integration.test_faults import UNAVAILABLE, read_while_the_table_is_locked
+from tests.postgres import throwaway_database
 from tests.repository_contract import RepositoryContract
+from tests.support import app_on
 from users.adapters.sql.engine import EngineOptions, create_engines
 from users.adapters.sql.schema import expected_revision, revision_at
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
@@ -22,7 +22,7 @@ from users.domain.ports import UnitOfWorkFactory
 
 
 @pytest.fixture
-def app(bouncer: URL, database_url: URL, committed: Engine) -> FastAPI:
+def app(bouncer: URL, database_url: URL, engine: Engine) -> FastAPI:
     return app_on(through(bouncer, database_url))
 
 
@@ -32,8 +32,8 @@ class TestHttpContractThroughPgBouncer(HttpContract):
 
 class TestRepositoryThroughPgBouncer(RepositoryContract):
     @pytest.fixture
-    def uow(
-        self, bouncer: URL, database_url: URL, committed: Engine
+    def uow_factory(
+        self, bouncer: URL, database_url: URL, engine: Engine
     ) -> Iterator[UnitOfWorkFactory]:
         engines = create_engines(
             through(bouncer, database_url), EngineOptions(), expected_revision()
@@ -43,11 +43,11 @@ class TestRepositoryThroughPgBouncer(RepositoryContract):
 
 
 def test_the_statement_timeout_cancels_a_statement_through_the_pooler(
-    bouncer: URL, database_url: URL, committed: Engine
+    bouncer: URL, database_url: URL, engine: Engine
 ) -> None:
     app = app_on(through(bouncer, database_url), request_timeout_seconds=0.5)
     with TestClient(app) as client:
-        read = read_while_the_table_is_locked(client, committed)
+        read = read_while_the_table_is_locked(client, engine)
 
     assert (read.blocked.status_code, read.blocked.json()) == (503, UNAVAILABLE)
     assert read.seconds < 1.5

@@ -129,7 +129,7 @@ class Load:
 
 
 def test_a_rolling_restart_fails_no_request_and_keeps_every_registration(
-    bouncer: URL, database_url: URL, committed: Engine, tmp_path: Path
+    bouncer: URL, database_url: URL, engine: Engine, tmp_path: Path
 ) -> None:
     url = through(bouncer, database_url)
     ports = {name: free_port() for name in INSTANCES}
@@ -152,7 +152,7 @@ def test_a_rolling_restart_fails_no_request_and_keeps_every_registration(
                 balancer.wait_until_in_rotation(name)
                 load.wait_for(200)
 
-    with committed.connect() as connection:
+    with engine.connect() as connection:
         rows = connection.execute(text("SELECT id, email FROM users"))
         kept: dict[int, str] = {row.id: row.email for row in rows}
 

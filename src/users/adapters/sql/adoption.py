@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Integer, String, insert, inspect, text
 from sqlalchemy.exc import OperationalError
 
 from users.adapters.sql.stored_users import Offence, RowsRefused, same_address
-from users.adapters.sql.tables import users
+from users.adapters.sql.tables import users_table
 from users.domain.errors import InvalidUserData
 from users.domain.model import MAX_USER_ID, Email, parse_name
 
@@ -96,7 +96,7 @@ def _lock_out_the_old_app(connection: Connection) -> None:
 def put_back(connection: Connection, legacy: LegacyUsers) -> None:
     """Write the adopted users into this service's (just created) table; ids go on after theirs."""
     if legacy.rows:
-        connection.execute(insert(users), legacy.rows)
+        connection.execute(insert(users_table), legacy.rows)
     if connection.dialect.name == "postgresql" and legacy.highest_id:
         connection.execute(
             text("SELECT setval(pg_get_serial_sequence('users', 'id'), :highest)"),

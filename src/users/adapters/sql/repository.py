@@ -16,42 +16,43 @@ from sqlalchemy import (
     update,
 )
 
-from users.adapters.sql.tables import users
+from users.adapters.sql.tables import users_table
 from users.domain.errors import UserChanged
-from users.domain.model import FIRST_VERSION, Email, NewUser, Precondition, User, UserChanges
+from users.domain.model import Email, NewUser, Precondition, User, UserChanges
 
 # Built once: a request only binds values to statements SQLAlchemy has already compiled.
-INSERT = insert(users).returning(users.c.id)
-BY_ID = select(users).where(users.c.id == bindparam("user_id"))
-BY_EMAIL_KEY = select(users).where(users.c.email_key == bindparam("email_key"))
+column = users_table.c
+INSERT = insert(users_table).returning(column.id)
+BY_ID = select(users_table).where(column.id == bindparam("user_id"))
+BY_EMAIL_KEY = select(users_table).where(column.email_key == bindparam("email_key"))
 PAGE = (
-    select(users)
-    .where(users.c.id > bindparam("after"))
-    .order_by(users.c.id)
+    select(users_table)
+    .where(column.id > bindparam("after"))
+    .order_by(column.id)
     .limit(bindparam("limit"))
 )
 # One statement for any combination of changes: a NULL parameter keeps the stored value.
 UPDATE = (
-    update(users)
-    .where(users.c.id == bindparam("user_id"))
+    update(users_table)
+    .where(column.id == bindparam("user_id"))
     .values(
-        name=func.coalesce(bindparam("new_name", type_=users.c.name.type), users.c.name),
-        email=func.coalesce(bindparam("new_email", type_=users.c.email.type), users.c.email),
+        name=func.coalesce(bindparam("new_name", type_=column.name.type), column.name),
+        email=func.coalesce(bindparam("new_email", type_=column.email.type), column.email),
         email_key=func.coalesce(
-            bindparam("new_key", type_=users.c.email_key.type), users.c.email_key
+            bindparam("new_key", type_=column.email_key.type), column.email_key
         ),
-        updated_at=bindparam("new_updated_at", type_=users.c.updated_at.type),
-        version=users.c.version + 1,
+        updated_at=bindparam("new_updated_at", type_=column.updated_at.type),
+        version=column.version + 1,
     )
-    .returning(*users.c)
+    .returning(*users_table.c)
 )
-DELETE = delete(users).where(users.c.id == bindparam("user_id"))
+DELETE = delete(users_table).where(column.id == bindparam("user_id"))
 # What a precondition allows, checked by the statement that writes: no one can change the user
 # between the check and the write.
 ALLOWED_VERSION: ColumnElement[bool] = or_(
     bindparam("any_version"),
-    users.c.version.in_(bindparam("only", type_=users.c.version.type, expanding=True)),
-) & users.c.version.not_in(bindparam("excluded", type_=users.c.version.type, expanding=True))
+    column.version.in_(bindparam("only", type_=column.version.type, expanding=True)),
+) & column.version.not_in(bindparam("excluded", type_=column.version.type, expanding=True))
 UPDATE_IF_ALLOWED = UPDATE.where(ALLOWED_VERSION)
 DELETE_IF_ALLOWED = DELETE.where(ALLOWED_VERSION)
 
@@ -74,18 +75,10 @@ class SqlAlchemyUserRepository:
             "email": new_user.email.address,
             "email_key": new_user.email.key,
             "created_at": new_user.created_at,
-            "updated_at": new_user.created_at,
+            "updated_at": new_user.updated_at,
         }
         # The column's default is the first version: one value less to send.
-        user_id: int = self._runner.execute(INSERT, values).scalar_one()
-        return User(
-            id=user_id,
-            name=new_user.name,
-            email=new_user.email,
-            created_at=new_user.created_at,
-            updated_at=new_user.created_at,
-            version=FIRST_VERSION,
-        )
+        return new_user.stored_as(self._runner.execute(INSERT, values).scalar_one())
 
     def get(self, user_id: int) -> User | None:
         return _user_or_none(self._runner.execute(BY_ID, {"user_id": user_id}).one_or_none())

@@ -55,7 +55,7 @@ metadata = MetaData(
     }
 )
 
-users = Table(
+users_table = Table(
     "users",
     metadata,
     # SQLite's AUTOINCREMENT, like PostgreSQL's identity, never hands out an id twice.

@@ -1,6 +1,7 @@
 """The email and name rules, as properties over generated input."""
 
 import re
+import sys
 import unicodedata
 
 import pytest
@@ -11,7 +12,7 @@ from tests.support import new_user
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from users.domain.errors import EmailAlreadyRegistered, InvalidEmail, InvalidName
 from users.domain.model import NAME_MAX_LENGTH, Email, parse_name
-from users.entrypoints.schemas import NAME_PATTERN
+from users.entrypoints.schemas import CONTROL, NAME_PATTERN, WHITE_SPACE
 
 
 def parsed(address: str) -> Email:
@@ -123,3 +124,16 @@ def test_the_documented_name_pattern_is_the_name_rule(raw: str) -> None:
         accepted = True
 
     assert (re.fullmatch(NAME_PATTERN, raw) is not None) == accepted
+
+
+def test_the_pattern_s_character_classes_are_the_name_rule_s_on_every_character() -> None:
+    # Every code point a name can hold: lone surrogates are refused before any pattern.
+    every = "".join(
+        chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) != "Cs"
+    )
+
+    white_space = set(re.findall(f"[{WHITE_SPACE}]", every))
+    control = set(re.findall(f"[{CONTROL}]", every))
+
+    assert white_space == {c for c in every if c.isspace()}  # what str.strip() removes
+    assert control == {c for c in every if unicodedata.category(c) == "Cc"}

@@ -1,4 +1,5 @@
-"""Where the tests' and benchmarks' PostgreSQL comes from, and throwaway databases on it."""
+"""PostgreSQL for the tests: where the server comes from, throwaway databases on it, and the
+fixtures that hand them out (a plugin of every layer, so one server serves a whole run)."""
 
 import os
 import shutil
@@ -9,11 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import URL, create_engine, text
+import pytest
+from sqlalchemy import URL, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from tests.support import free_port
-from users.adapters.sql.engine import database_url
+from users.adapters.sql.engine import EngineOptions, Engines, create_engines
+from users.adapters.sql.engine import database_url as parsed_url
+from users.adapters.sql.schema import expected_revision, migrate
+from users.adapters.sql.tables import metadata
 
 HOW_TO_PROVIDE = """No PostgreSQL found. Provide one of:
   - a server: {variable}=postgresql://user:password@host:5432/postgres
@@ -31,7 +36,7 @@ def postgres_server(variable: str, *, over_tcp: bool = False) -> Iterator[URL]:
     """The server named by the environment `variable`, else a throwaway one started for the run
     (`over_tcp`: one that other programs can reach on 127.0.0.1, which pgserver's is not)."""
     if named := os.environ.get(variable):
-        yield database_url(named)
+        yield parsed_url(named)
     elif (binaries := _postgres_binaries()) is not None:
         yield from _own_cluster(binaries)
     elif _pgserver_installed() and not over_tcp:
@@ -70,7 +75,7 @@ def _pgserver() -> Iterator[URL]:
     data = tempfile.mkdtemp(prefix="users-pg-")
     server = pgserver.get_server(data, cleanup_mode="delete")  # type: ignore[attr-defined]
     try:
-        yield database_url(server.get_uri())
+        yield parsed_url(server.get_uri())
     finally:
         server.cleanup()
 
@@ -119,7 +124,7 @@ def _own_cluster(binaries: Path) -> Iterator[URL]:
             check=True,
             capture_output=True,
         )
-        yield database_url(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+        yield parsed_url(f"postgresql://postgres@127.0.0.1:{port}/postgres")
     finally:
         subprocess.run(
             [*run_as, str(binaries / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
@@ -138,3 +143,46 @@ def unprivileged_prefix(data: Path) -> list[str]:
     except LookupError:
         raise NoPostgres("as root, initdb needs a `postgres` user to run it as") from None
     return ["runuser", "-u", "postgres", "--"]
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[URL]:
+    try:
+        with postgres_server("USERS_TEST_DATABASE_URL") as url:
+            yield url
+    except NoPostgres as missing:
+        pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: URL) -> Iterator[URL]:
+    """This run's (this xdist worker's) own database, migrated to head."""
+    with throwaway_database(server_url, os.environ.get("PYTEST_XDIST_WORKER", "main")) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def _session_engine(database_url: URL) -> Iterator[Engine]:
+    # It pings before each use, as tests kill connections on purpose.
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(_session_engine: Engine) -> Iterator[Engine]:
+    """An engine on this run's database, for tests whose data really commits; every table is
+    emptied after the test."""
+    yield _session_engine
+    with _session_engine.connect() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture(scope="session")
+def engines(database_url: URL) -> Iterator[Engines]:
+    """The service's own engines on this run's database, shared by the tests."""
+    engines = create_engines(database_url, EngineOptions(), expected_revision())
+    yield engines
+    engines.dispose()

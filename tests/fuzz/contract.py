@@ -34,12 +34,14 @@ def _accepted_by_the_domain(address: str) -> bool:
 # admits quoted local parts and bare IP domains, which the service refuses.
 schemathesis.openapi.format(EMAIL_FORMAT, st.emails().filter(_accepted_by_the_domain))
 
+
 # The document does not depend on the store; the requests go to each class's own `app`.
 # (Loading it lazily from a fixture breaks on pytest 9.2: schemathesis 4.32 sets Node._nodeid.)
-api_schema = schemathesis.openapi.from_asgi(
-    "/openapi.json",
-    create_app(Container(settings=providers.Object(Settings(database_url="memory://")))),
-)
+def app_in_memory() -> FastAPI:
+    return create_app(Container(settings=providers.Object(Settings(database_url="memory://"))))
+
+
+api_schema = schemathesis.openapi.from_asgi("/openapi.json", app_in_memory())
 
 
 _cases = itertools.count()

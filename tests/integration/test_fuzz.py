@@ -1,7 +1,0 @@
-"""Schemathesis against the service on PostgreSQL."""
-
-from tests.fuzzing import FuzzContract
-
-
-class TestFuzzOnPostgres(FuzzContract):
-    pass
