@@ -482,6 +482,16 @@ class HttpContract:
 
         assert (write.status_code, read.status_code) == (412, 200)
 
+    def test_a_read_whose_if_match_names_an_old_tag_is_412(self, client: httpx2.Client) -> None:
+        path, old = registered_at(client)
+        current = client.patch(path, json={"name": "Changed"}).headers["etag"]
+
+        stale = client.get(path, headers={"If-Match": old})
+        fresh = client.get(path, headers={"If-Match": current})
+
+        assert (stale.status_code, stale.json()) == (412, {"detail": "User has changed"})
+        assert fresh.status_code == 200
+
     def test_a_tag_list_may_come_on_several_lines_and_hold_empty_elements(
         self, client: httpx2.Client
     ) -> None:

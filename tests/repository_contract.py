@@ -250,6 +250,8 @@ class RepositoryContract:
                 unit.users.update(user.id, changes)
             with pytest.raises(WriteInReadOnlyUnit):
                 unit.users.remove(user.id)
+            with pytest.raises(WriteInReadOnlyUnit):
+                unit.keys.claim(attempt(), MOMENT)
 
         with uow_factory(read_only=True) as unit:
             assert unit.users.list_page(after=0, limit=10) == [user]
