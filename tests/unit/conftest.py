@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from tests.support import Outage, user_service
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from users.container import Container
-from users.domain.ports import UnitOfWorkFactory
+from users.domain.ports import StoreStatus, UnitOfWork, UnitOfWorkFactory
 from users.domain.services import UserService
 from users.entrypoints.app import create_app
 from users.settings import Settings
@@ -80,6 +80,40 @@ def app(outage: Outage) -> FastAPI:
         store_probe=providers.Object(outage.probe),
     )
     return create_app(container)
+
+
+class StoreSeat:
+    """Where an app that several tests share finds its store: the current test's `outage`."""
+
+    outage: Outage
+
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
+        return self.outage.unit_of_work(read_only=read_only)
+
+    def probe(self) -> StoreStatus:
+        return self.outage.probe()
+
+
+@pytest.fixture(scope="session")
+def seat() -> StoreSeat:
+    return StoreSeat()
+
+
+@pytest.fixture(scope="session")
+def app_on_the_seat(seat: StoreSeat) -> FastAPI:
+    container = Container(
+        settings=providers.Object(Settings(database_url="memory://")),
+        unit_of_work_factory=providers.Object(seat.unit_of_work),
+        store_probe=providers.Object(seat.probe),
+    )
+    return create_app(container)
+
+
+@pytest.fixture
+def shared_app(app_on_the_seat: FastAPI, seat: StoreSeat, outage: Outage) -> FastAPI:
+    """An app built once, serving this test's store and its outage switch."""
+    seat.outage = outage
+    return app_on_the_seat
 
 
 @pytest.fixture

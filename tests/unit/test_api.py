@@ -5,6 +5,7 @@ import re
 from collections.abc import AsyncIterator
 
 import httpx2
+import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -17,7 +18,11 @@ from users.settings import Settings
 
 
 class TestHttpContractInMemory(HttpContract):
-    pass
+    @pytest.fixture
+    def app(self, shared_app: FastAPI) -> FastAPI:
+        """One app for the whole contract (building one costs more than most of its tests),
+        over each test's own store."""
+        return shared_app
 
 
 def test_an_unreachable_store_is_503_with_the_contract_body(
