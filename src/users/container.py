@@ -1,6 +1,7 @@
 """The composition root: which adapter serves each port, built from the settings."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -12,6 +13,7 @@ from users.adapters.sql.engine import EngineOptions, Engines, create_engines
 from users.adapters.sql.probe import SqlStoreProbe
 from users.adapters.sql.schema import expected_revision
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from users.domain.ports import StoreProbe, UnitOfWorkFactory
 from users.domain.services import UserService
 from users.settings import Settings
 
@@ -28,6 +30,14 @@ def open_engines(settings: Settings, schema_revision: str) -> Iterator[Engines]:
     engines.dispose()
 
 
+@dataclass(frozen=True)
+class Storage:
+    """A store's adapters: how to open a unit of work on it, and how to tell it answers."""
+
+    unit_of_work_factory: UnitOfWorkFactory
+    probe: StoreProbe
+
+
 class Container(containers.DeclarativeContainer):
     """Everything the entrypoints need, built lazily, once, from `settings`."""
 
@@ -38,17 +48,23 @@ class Container(containers.DeclarativeContainer):
     schema_revision = providers.ThreadSafeSingleton(expected_revision)
     engines = providers.Resource(open_engines, settings, schema_revision)
 
-    # Chosen and bound once; the use cases open a unit of work with it on every call.
-    unit_of_work_factory = providers.Selector(
+    # The one switch on the store: what the use cases and the readiness probe are given.
+    storage = providers.Selector(
         store,
-        memory=providers.Factory(partial, InMemoryUnitOfWork, memory_store),
-        sql=providers.Factory(partial, SqlAlchemyUnitOfWork, engines),
+        memory=providers.ThreadSafeSingleton(
+            Storage,
+            unit_of_work_factory=providers.Factory(partial, InMemoryUnitOfWork, memory_store),
+            probe=memory_store.provided.status,
+        ),
+        sql=providers.ThreadSafeSingleton(
+            Storage,
+            unit_of_work_factory=providers.Factory(partial, SqlAlchemyUnitOfWork, engines),
+            probe=providers.ThreadSafeSingleton(SqlStoreProbe, engines, schema_revision),
+        ),
     )
-    store_probe = providers.Selector(
-        store,
-        memory=memory_store.provided.status,
-        sql=providers.ThreadSafeSingleton(SqlStoreProbe, engines, schema_revision),
-    )
+    # Bound once; the use cases open a unit of work with it on every call.
+    unit_of_work_factory = storage.provided.unit_of_work_factory
+    store_probe = storage.provided.probe
     user_service = providers.ThreadSafeSingleton(
         UserService,
         unit_of_work=unit_of_work_factory,

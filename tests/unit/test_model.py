@@ -35,6 +35,17 @@ def test_a_local_part_may_have_64_characters_and_no_more() -> None:
         Email.parse("a" * 65 + "@example.com")
 
 
+def test_an_address_may_have_254_characters_and_no_more() -> None:
+    def domain(length: int) -> str:
+        return "b" * 63 + "." + "b" * 63 + "." + "b" * (length - 132) + ".com"
+
+    longest = "a" * 64 + "@" + domain(189)
+
+    assert len(Email.parse(longest).address) == 254
+    with pytest.raises(InvalidEmail, match="too long"):
+        Email.parse("a" * 64 + "@" + domain(190))
+
+
 def test_an_internationalized_domain_is_normalized_to_unicode() -> None:
     assert Email.parse("a@xn--bcher-kva.ch").address == "a@bücher.ch"
 

@@ -36,8 +36,8 @@ class InMemoryStore:
         return StoreStatus.OK
 
     def put(self, user: User) -> None:
-        if user.id not in self.users:
-            bisect.insort(self.sorted_ids, user.id)
+        """Add `user`; a changed user is dropped first, so its id is never listed twice."""
+        bisect.insort(self.sorted_ids, user.id)
         self.users[user.id] = user
         self.ids_by_key[user.email.key] = user.id
 
