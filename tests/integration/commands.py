@@ -79,10 +79,13 @@ class Serving:
 
 
 @contextmanager
-def serving(database_url: URL, port: int, workers: int = 1, **variables: str) -> Iterator[Serving]:
-    """`users-api serve` on `port`, started and ready; stopped (SIGTERM, then SIGKILL) after."""
+def serving(
+    database_url: URL, port: int, workers: int = 1, *flags: str, **variables: str
+) -> Iterator[Serving]:
+    """`users-api serve` on `port`, with `flags`, started and ready; stopped (SIGTERM, then
+    SIGKILL) after."""
     process = subprocess.Popen(
-        [USERS_API, "serve", "--port", str(port), "--workers", str(workers)],
+        [USERS_API, "serve", "--port", str(port), "--workers", str(workers), *flags],
         env=_environment(database_url, variables),
         stderr=subprocess.PIPE,
         text=True,

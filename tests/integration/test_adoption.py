@@ -10,6 +10,7 @@ import pytest
 from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import URL, Column, Integer, String, create_engine, inspect, make_url, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
@@ -19,6 +20,7 @@ from tests.postgres import throwaway_database
 from tests.support import app_on
 from users.adapters.sql import adoption, schema
 from users.adapters.sql.schema import expected_revision, migrate, revision_at
+from users.adapters.sql.stored_users import RowsRefused
 
 
 class ReplacedApp(DeclarativeBase):
@@ -145,6 +147,24 @@ def test_ids_the_old_app_gave_to_since_deleted_users_are_not_given_again(
     assert newcomer["id"] == 3
 
 
+def test_ids_of_an_old_table_whose_users_were_all_deleted_are_not_given_again(
+    legacy_postgres: URL,
+) -> None:
+    run(
+        legacy_postgres,
+        None,
+        "INSERT INTO users (name, email) VALUES ('A', 'a@example.com'), ('B', 'b@example.com')",
+        "DELETE FROM users",
+    )
+
+    migration = migrate(legacy_postgres)
+    with TestClient(app_on(legacy_postgres)) as client:
+        newcomer = client.post("/users/", json={"name": "C", "email": "c@example.com"}).json()
+
+    assert (migration.adopted_users, migration.highest_adopted_id) == (0, 2)
+    assert newcomer["id"] == 3
+
+
 def test_adopted_users_are_stored_as_the_service_stores_them(legacy_database: URL) -> None:
     add_legacy(legacy_database, (7, "  Ada Lovelace ", " Ada.Lovelace@EXAMPLE.com"))
     before = datetime.now(UTC)
@@ -263,6 +283,30 @@ def test_every_row_that_breaks_a_rule_is_listed_with_what_is_wrong(legacy_databa
     assert snapshot(legacy_database) == before
 
 
+def test_a_row_with_no_name_no_address_or_an_id_below_1_is_refused_and_nothing_changes(
+    empty_database: URL,
+) -> None:
+    # The replaced app's shape, made without NOT NULL: adoption takes it, and checks its rows.
+    run(
+        empty_database,
+        None,
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR, email VARCHAR)",
+        "INSERT INTO users (id, name, email) VALUES (0, 'Zed', 'zed@example.com'), "
+        "(1, NULL, 'ann@example.com'), (2, 'Bo', NULL), (3, 'Cy', 'cy@example.com')",
+    )
+    before = snapshot(empty_database)
+
+    with pytest.raises(RowsRefused) as refused:
+        migrate(empty_database)
+
+    assert str(refused.value).splitlines()[1:4] == [
+        "  id 0  'zed@example.com'  the id is not a positive integer",
+        "  id 1  'ann@example.com'  the name is not text",
+        "  id 2  None  the address is not text",
+    ]
+    assert snapshot(empty_database) == before
+
+
 def test_a_users_table_of_another_shape_is_refused_by_name_and_left_alone(
     legacy_database: URL,
 ) -> None:
@@ -352,6 +396,25 @@ def test_an_old_app_that_keeps_its_table_busy_is_waited_for_briefly_then_refused
     assert revision_at(legacy_postgres) is None
 
 
+def test_a_takeover_the_database_cancels_is_not_blamed_on_the_old_app_and_changes_nothing(
+    legacy_postgres: URL,
+) -> None:
+    add_legacy(legacy_postgres, (1, "Ada", "ada@example.com"))
+    # The operator's limit on every statement: shorter than adoption's wait for the old app.
+    database = legacy_postgres.database
+    run(legacy_postgres, None, f'ALTER DATABASE "{database}" SET statement_timeout = 200')
+    before = snapshot(legacy_postgres)
+    old_app = create_engine(legacy_postgres, poolclass=NullPool)
+
+    with old_app.connect() as busy:  # its transaction, never committed
+        busy.execute(text("UPDATE users SET name = 'Ada L.' WHERE id = 1"))
+        with pytest.raises(OperationalError, match="canceling statement due to statement timeout"):
+            migrate(legacy_postgres)
+    old_app.dispose()
+
+    assert snapshot(legacy_postgres) == before
+
+
 def test_services_starting_together_adopt_once(legacy_database: URL) -> None:
     add_legacy(legacy_database, *((i, f"User {i}", f"user-{i}@example.com") for i in range(1, 500)))
 
@@ -374,4 +437,20 @@ def test_the_alembic_command_leaves_the_old_database_to_users_api_migrate(
     assert "FAILED: this database holds the replaced app's users table: adopt it with" in (
         upgraded.stdout
     )
+    assert snapshot(legacy_database) == before
+
+
+def test_the_alembic_command_refuses_a_users_table_of_another_shape_by_name(
+    legacy_database: URL,
+) -> None:
+    run(legacy_database, None, "ALTER TABLE users ADD COLUMN hashed_password VARCHAR")
+    before = snapshot(legacy_database)
+
+    upgraded = alembic_command(legacy_database, "upgrade", "head")
+
+    assert upgraded.returncode != 0
+    assert (
+        "FAILED: found a table users(id INTEGER, name VARCHAR, email VARCHAR, hashed_password "
+        "VARCHAR) with no schema revision of this service's"
+    ) in upgraded.stdout
     assert snapshot(legacy_database) == before

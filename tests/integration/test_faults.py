@@ -2,18 +2,23 @@
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx2
 import psycopg2
 import pytest
+from dependency_injector import providers
 from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from tests.http_contract import register
 from tests.integration.proxy import CuttableProxy
+from tests.postgres import throwaway_database
 from tests.support import Request, app_on, random_email, simultaneously
+from users.adapters.sql.engine import EngineOptions, create_engines
+from users.adapters.sql.schema import expected_revision, migrate
 
 UNAVAILABLE = {"detail": "Database unavailable"}
 MIXED_CASES = ["{0}@example.com", "{0}@EXAMPLE.com", "{0}@Example.COM", "{0}@eXaMpLe.com"]
@@ -123,6 +128,78 @@ def test_users_swapping_addresses_at_once_get_a_400_never_a_503(service: TestCli
     statuses = simultaneously(service, swaps)
 
     assert set(statuses) == {400}
+
+
+def test_a_write_that_deadlocks_over_a_taken_address_gets_a_400_never_a_503(
+    service: TestClient, engine: Engine
+) -> None:
+    first, second = register(service), register(service)
+    rename = text("UPDATE users SET name = 'Held' WHERE id = :id")
+
+    with engine.connect() as other, ThreadPoolExecutor(max_workers=1) as thread:
+        other.execution_options(isolation_level="READ COMMITTED")
+        with other.begin():
+            # Another client holds the user whose address the write asks for...
+            other.execute(rename, {"id": second["id"]})
+            taking = thread.submit(
+                service.patch, f"/users/{first['id']}", json={"email": second["email"]}
+            )
+            until_a_statement_waits_on_a_lock(engine)
+            # ...then waits for the user the write holds: PostgreSQL aborts the write, which
+            # began to wait first.
+            other.execute(rename, {"id": first["id"]})
+        answer = taking.result()
+
+    assert (answer.status_code, answer.json()) == (400, {"detail": "Email already registered"})
+    assert service.get(f"/users/{first['id']}").json()["email"] == first["email"]
+
+
+def until_a_statement_waits_on_a_lock(engine: Engine) -> None:
+    give_up = time.monotonic() + 10
+    while waiting_on_locks(engine) == 0:
+        assert time.monotonic() < give_up, "no statement came to wait on a lock"
+
+
+def test_a_request_that_gets_no_pooled_connection_in_time_is_a_503_to_retry(
+    database_url: URL,
+) -> None:
+    engines = create_engines(
+        database_url, EngineOptions(pool_size=1, timeout_seconds=0.2), expected_revision()
+    )
+    try:
+        with (
+            TestClient(app_on(database_url, {"engines": providers.Object(engines)})) as client,
+            engines.reads.connect(),  # the pool's only connection, taken
+        ):
+            read = client.get("/users/1")
+    finally:
+        engines.dispose()
+
+    assert (read.status_code, read.json()) == (503, UNAVAILABLE)
+    assert read.headers["Retry-After"] == "1"
+
+
+def test_a_database_that_refuses_writes_is_a_503_to_retry_and_reads_go_on(
+    server_url: URL,
+) -> None:
+    # What a standby answers after a failover: reads, but no writes.
+    with throwaway_database(server_url, "read_only") as database:
+        migrate(database)
+        with TestClient(app_on(database)) as client:
+            registered = register(client)
+        set_read_only = (
+            f'ALTER DATABASE "{database.database}" SET default_transaction_read_only = on'
+        )
+        with create_engine(database, poolclass=NullPool).begin() as admin:
+            admin.execute(text(set_read_only))
+
+        with TestClient(app_on(database)) as client:
+            write = client.post("/users/", json={"name": "Bob", "email": random_email()})
+            read = client.get(f"/users/{registered['id']}")
+
+    assert (write.status_code, write.json()) == (503, UNAVAILABLE)
+    assert write.headers["Retry-After"] == "1"
+    assert read.json() == registered
 
 
 def test_a_burst_far_larger_than_the_pool_is_answered_in_full(

@@ -79,6 +79,18 @@ def test_sigterm_drains_then_lets_requests_in_flight_finish(
     assert exited in (0, -signal.SIGTERM)
 
 
+def test_a_second_sigterm_during_the_drain_stops_the_server_at_once(database_url: URL) -> None:
+    with serving(database_url, free_port(), USERS_SHUTDOWN_DRAIN_SECONDS="60") as server:
+        server.process.send_signal(signal.SIGTERM)
+        wait_until(lambda: shutting_down(server), 2, "readiness turning 503")
+
+        server.process.send_signal(signal.SIGTERM)
+        took = wait_until(lambda: server.process.poll() is not None, 5, "the server stopping")
+
+    assert took < 2
+    assert server.process.returncode in (0, -signal.SIGTERM)
+
+
 def test_workers_stop_within_a_second_or_so_when_their_supervisor_is_killed(
     database_url: URL,
 ) -> None:

@@ -12,9 +12,11 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from fastapi.testclient import TestClient
 from sqlalchemy import URL, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
+from tests.support import app_on
 from users.adapters.sql.schema import (
     alembic_config,
     expected_revision,
@@ -111,6 +113,29 @@ def test_downgrading_to_base_removes_the_schema(empty_database: URL) -> None:
     alembic(empty_database, command.downgrade, "base")
 
     assert tables_of(empty_database) <= {"alembic_version"}
+
+
+def test_a_database_downgraded_under_the_running_service_is_not_ready_and_never_a_500(
+    empty_database: URL,
+) -> None:
+    migrate(empty_database)
+    with TestClient(app_on(empty_database)) as client:
+        # Its connections are opened, and checked, at the current revision.
+        user = client.post("/users/", json={"name": "Ann", "email": "ann@example.com"}).json()
+        client.get("/health")
+
+        alembic(empty_database, command.downgrade, "0002")
+        answers = [
+            client.get(f"/users/{user['id']}"),
+            client.get("/users/"),
+            client.patch(f"/users/{user['id']}", json={"name": "Anne"}),
+        ]
+        readiness = client.get("/health")
+
+    assert {(answer.status_code, answer.text) for answer in answers} == {
+        (503, '{"detail":"Database unavailable"}')
+    }
+    assert (readiness.status_code, readiness.json()["database"]) == (503, "schema out of date")
 
 
 ADDRESSES_KEYED_BY_0001 = [

@@ -1,5 +1,6 @@
 """Prometheus metrics at /metrics: requests by route template and status, and their durations."""
 
+import pytest
 from dependency_injector import providers
 from fastapi.testclient import TestClient
 
@@ -49,7 +50,10 @@ def test_the_pool_gauges_are_served(client: TestClient) -> None:
     assert samples[("db_pool_requests_waiting", frozenset())] == 0
 
 
-def test_metrics_can_be_turned_off() -> None:
-    settings = Settings(database_url="memory://", metrics=False)
+# On a SQL store, startup builds the engines (connecting to nothing) and, with metrics on,
+# hooks the pool gauge to them.
+@pytest.mark.parametrize("store", ["memory://", "postgresql://users@db.example/users"])
+def test_metrics_can_be_turned_off_whatever_the_store(store: str) -> None:
+    settings = Settings(database_url=store, metrics=False)
     with TestClient(create_app(Container(settings=providers.Object(settings)))) as client:
         assert client.get("/metrics").status_code == 404

@@ -1,5 +1,8 @@
 """Settings that cannot work are refused at start, in one line naming the variable."""
 
+import sys
+from types import ModuleType
+
 import pytest
 
 from users.entrypoints.cli import main
@@ -76,3 +79,19 @@ def test_a_database_url_that_cannot_be_read_is_refused_in_one_line(
         main(["migrate"])
 
     assert refused.value.code == "users-api: USERS_DATABASE_URL: not a database URL"
+
+
+def test_a_postgresql_driver_other_than_psycopg2_is_refused_in_one_line_even_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # psycopg 3, which SQLAlchemy 2.1 reads a bare postgresql:// as; a stand-in, not a dependency.
+    monkeypatch.setitem(sys.modules, "psycopg", ModuleType("psycopg"))
+    monkeypatch.setenv("USERS_DATABASE_URL", "postgresql+psycopg://users@db/users")
+
+    with pytest.raises(SystemExit) as refused:
+        main(["migrate"])
+
+    assert refused.value.code == (
+        "users-api: USERS_DATABASE_URL: 'postgresql+psycopg': this service reaches PostgreSQL "
+        "through psycopg2 only; use postgresql+psycopg2://…"
+    )

@@ -93,7 +93,7 @@ def _migrate(settings: Settings) -> None:
     try:
         migration = migrate(url)
     except DBAPIError as error:
-        sys.exit(f"users-api: cannot migrate the database at {_shown(url)}: {error.orig}".strip())
+        sys.exit(f"users-api: cannot migrate the database at {_shown(url)}: {_one_line(error)}")
     except (RowsRefused, ForeignSchema, TableInUse, UnknownRevision) as refusal:
         sys.exit(f"users-api: {_shown(url)}: {refusal}")
     log.info(
@@ -119,7 +119,7 @@ def _report_unmigrated(settings: Settings) -> None:
     try:
         revision = revision_at(url)
     except DBAPIError as error:
-        log.warning("database %s does not answer: %s", _shown(url), str(error.orig).strip())
+        log.warning("database %s does not answer: %s", _shown(url), _one_line(error))
         return
     except UnknownRevision as unknown:
         log.warning("database %s: %s", _shown(url), unknown)
@@ -134,9 +134,14 @@ def _report_unmigrated(settings: Settings) -> None:
             "database %s at schema revision %s, not migrated; this build expects %s, so /health "
             "answers 503 until `users-api migrate` runs",
             _shown(url),
-            revision,
+            revision or "none (an empty database)",
             expected,
         )
+
+
+def _one_line(error: DBAPIError) -> str:
+    # psycopg2 adds hints on lines of their own ("\n\tIs the server running ...").
+    return " ".join(str(error.orig).split())
 
 
 def _shown(url: URL) -> str:

@@ -64,13 +64,16 @@ def migrate(url: URL) -> Migration:
 
 
 def revision_at(url: URL) -> str | None:
-    """The schema revision of the database at `url`; `None` if it has none of this service's."""
+    """The schema revision of the database at `url`; `None` if it has none of this service's.
+    A revision this build does not know is refused (`UnknownRevision`), as `migrate` does."""
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            return current_revision(connection)
+            revision = current_revision(connection)
     finally:
         engine.dispose()
+    _refuse_unknown(revision)
+    return revision
 
 
 def current_revision(connection: Connection) -> str | None:
