@@ -74,10 +74,15 @@ def service(outage: Outage) -> UserService:
 
 @pytest.fixture
 def app(outage: Outage) -> FastAPI:
+    return app_over(outage)
+
+
+def app_over(store: "Outage | StoreSeat") -> FastAPI:
+    """The service on the in-memory `store`, which may be switched off."""
     container = Container(
         settings=providers.Object(Settings(database_url="memory://")),
-        unit_of_work_factory=providers.Object(outage.unit_of_work),
-        store_probe=providers.Object(outage.probe),
+        unit_of_work_factory=providers.Object(store.unit_of_work),
+        store_probe=providers.Object(store.probe),
     )
     return create_app(container)
 
@@ -101,12 +106,7 @@ def seat() -> StoreSeat:
 
 @pytest.fixture(scope="session")
 def app_on_the_seat(seat: StoreSeat) -> FastAPI:
-    container = Container(
-        settings=providers.Object(Settings(database_url="memory://")),
-        unit_of_work_factory=providers.Object(seat.unit_of_work),
-        store_probe=providers.Object(seat.probe),
-    )
-    return create_app(container)
+    return app_over(seat)
 
 
 @pytest.fixture
