@@ -20,8 +20,9 @@ from users.adapters.sql.engine import database_url as parsed_url
 from users.adapters.sql.schema import expected_revision, migrate
 from users.adapters.sql.tables import metadata
 
-HOW_TO_PROVIDE = """No PostgreSQL found. Provide one of:
-  - a server: {variable}=postgresql://user:password@host:5432/postgres
+SERVER_VARIABLE = "USERS_TEST_DATABASE_URL"
+HOW_TO_PROVIDE = f"""No PostgreSQL found. Provide one of:
+  - a server: {SERVER_VARIABLE}=postgresql://user:password@host:5432/postgres
     (a database of its own is created on it and dropped after; the user needs CREATEDB);
   - initdb and pg_ctl, on the PATH or as Debian installs them (apt-get install postgresql);
   - the pgserver wheel, which bundles PostgreSQL: pip install pgserver (CPython 3.9-3.12)."""
@@ -32,17 +33,16 @@ class NoPostgres(RuntimeError):
 
 
 @contextmanager
-def postgres_server(variable: str, *, over_tcp: bool = False) -> Iterator[URL]:
-    """The server named by the environment `variable`, else a throwaway one started for the run
-    (`over_tcp`: one that other programs can reach on 127.0.0.1, which pgserver's is not)."""
-    if named := os.environ.get(variable):
+def postgres_server() -> Iterator[URL]:
+    """The server USERS_TEST_DATABASE_URL names, else a throwaway one started for the run."""
+    if named := os.environ.get(SERVER_VARIABLE):
         yield parsed_url(named)
     elif (binaries := _postgres_binaries()) is not None:
         yield from _own_cluster(binaries)
-    elif _pgserver_installed() and not over_tcp:
+    elif _pgserver_installed():
         yield from _pgserver()
     else:
-        raise NoPostgres(HOW_TO_PROVIDE.format(variable=variable))
+        raise NoPostgres(HOW_TO_PROVIDE)
 
 
 @contextmanager
@@ -106,7 +106,7 @@ def _own_cluster(binaries: Path) -> Iterator[URL]:
             check=True,
             capture_output=True,
         )
-        # Room for `make bench`, whose servers keep up to 160 connections open.
+        # Room for the pools of the several servers some tests run at once.
         options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=300"
         subprocess.run(
             [
@@ -148,7 +148,7 @@ def unprivileged_prefix(data: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[URL]:
     try:
-        with postgres_server("USERS_TEST_DATABASE_URL") as url:
+        with postgres_server() as url:
             yield url
     except NoPostgres as missing:
         pytest.fail(str(missing), pytrace=False)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -80,7 +80,11 @@ class Serving:
 
 @contextmanager
 def serving(
-    database_url: URL, port: int, workers: int = 1, *flags: str, **variables: str
+    database_url: URL,
+    port: int,
+    workers: int = 1,
+    flags: Sequence[str] = (),
+    **variables: str,
 ) -> Iterator[Serving]:
     """`users-api serve` on `port`, with `flags`, started and ready; stopped (SIGTERM, then
     SIGKILL) after."""

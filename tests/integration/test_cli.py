@@ -151,7 +151,7 @@ def test_serving_an_unmigrated_database_warns_that_health_is_503_until_migrate_r
 
     assert (
         f"WARNING users.startup - database {empty_database.render_as_string()} at schema revision "
-        "none (an empty database), not migrated; this build expects "
+        "none of this service's, not migrated; this build expects "
         f"{expected_revision()}, so /health answers 503 until `users-api migrate` runs\n"
     ) in server.log
     assert (before.status_code, before.json()["database"]) == (503, "schema out of date")
@@ -163,7 +163,9 @@ def test_serve_no_migrate_starts_with_the_database_down_and_says_so_without_its_
     port = free_port()
     url = make_url(f"postgresql://users:{PASSWORD}@127.0.0.1:{port}/users")
 
-    with serving(url, free_port(), 1, "--no-migrate", USERS_SHUTDOWN_DRAIN_SECONDS="0") as server:
+    with serving(
+        url, free_port(), flags=("--no-migrate",), USERS_SHUTDOWN_DRAIN_SECONDS="0"
+    ) as server:
         health = httpx2.get(f"{server.url}/health")
 
     assert (
@@ -179,7 +181,7 @@ def test_serve_no_migrate_on_a_database_at_the_expected_revision_says_so_and_is_
     database_url: URL,
 ) -> None:
     with serving(
-        database_url, free_port(), 1, "--no-migrate", USERS_SHUTDOWN_DRAIN_SECONDS="0"
+        database_url, free_port(), flags=("--no-migrate",), USERS_SHUTDOWN_DRAIN_SECONDS="0"
     ) as server:
         health = httpx2.get(f"{server.url}/health")
 
@@ -216,7 +218,7 @@ def test_serving_a_database_migrated_by_a_newer_build_says_to_serve_that_build(
         connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
     try:
         with serving(
-            database_url, free_port(), 1, "--no-migrate", USERS_SHUTDOWN_DRAIN_SECONDS="0"
+            database_url, free_port(), flags=("--no-migrate",), USERS_SHUTDOWN_DRAIN_SECONDS="0"
         ) as server:
             health = httpx2.get(f"{server.url}/health")
     finally:

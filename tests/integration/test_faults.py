@@ -158,6 +158,7 @@ def until_a_statement_waits_on_a_lock(engine: Engine) -> None:
     give_up = time.monotonic() + 10
     while waiting_on_locks(engine) == 0:
         assert time.monotonic() < give_up, "no statement came to wait on a lock"
+        time.sleep(0.01)
 
 
 def test_a_request_that_gets_no_pooled_connection_in_time_is_a_503_to_retry(

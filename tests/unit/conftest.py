@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests.support import Outage, user_service
 from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from users.container import Container
+from users.container import Container, Storage
 from users.domain.ports import StoreStatus, UnitOfWork, UnitOfWorkFactory
 from users.domain.services import UserService
 from users.entrypoints.app import create_app
@@ -81,8 +81,7 @@ def app_over(store: "Outage | StoreSeat") -> FastAPI:
     """The service on the in-memory `store`, which may be switched off."""
     container = Container(
         settings=providers.Object(Settings(database_url="memory://")),
-        unit_of_work_factory=providers.Object(store.unit_of_work),
-        store_probe=providers.Object(store.probe),
+        storage=providers.Object(Storage(store.unit_of_work, store.probe)),
     )
     return create_app(container)
 

@@ -134,3 +134,4 @@ def test_the_documentation_pages_load_every_asset_from_the_service(client: TestC
         assert assets, page
         assert all(asset.startswith("/") for asset in assets), assets
         assert all(client.get(asset).status_code == 200 for asset in assets), assets
+        assert client.head(page).status_code == 200

@@ -40,14 +40,17 @@ def _links(tokens: list[Token]) -> Iterator[str]:
 
 
 def anchors(document: Path) -> set[str]:
-    """The fragments GitHub gives the document's headings."""
+    """The fragments GitHub gives the document's headings: the text, lower-cased, without
+    punctuation, spaces as hyphens; a repeated one gets -1, -2..."""
     tokens = _tokens(document)
-    return {_slug(tokens[i + 1].content) for i, t in enumerate(tokens) if t.type == "heading_open"}
-
-
-def _slug(heading: str) -> str:
-    text = re.sub(r"[`*_]|\[([^]]*)\]\([^)]*\)", r"\1", heading).strip().lower()
-    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+    headings = [tokens[i + 1] for i, token in enumerate(tokens) if token.type == "heading_open"]
+    found: set[str] = set()
+    for heading in headings:
+        text = "".join(c.content for c in heading.children or () if c.type != "softbreak")
+        slug = re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+        repeats = sum(1 for anchor in found if re.fullmatch(rf"{re.escape(slug)}(-\d+)?", anchor))
+        found.add(f"{slug}-{repeats}" if repeats else slug)
+    return found
 
 
 def test_the_documents_are_found() -> None:

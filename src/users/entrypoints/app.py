@@ -40,7 +40,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     routes.add_health_routes(app, container.store_probe, lifecycle)
     if metrics is not None:
         routes.add_metrics_route(app, metrics)
-    routes.put_heads_last(app)
+    routes.answer_head_on_every_get(app)
+    routes.try_the_api_first(app)
     install_error_handlers(app)
     _add_middleware(app, settings, lifecycle, metrics)
     return app

@@ -134,7 +134,7 @@ def _report_unmigrated(settings: Settings) -> None:
             "database %s at schema revision %s, not migrated; this build expects %s, so /health "
             "answers 503 until `users-api migrate` runs",
             _shown(url),
-            revision or "none (an empty database)",
+            revision or "none of this service's",
             expected,
         )
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL
 
-from tests.postgres import HOW_TO_PROVIDE, unprivileged_prefix
+from tests.postgres import SERVER_VARIABLE, unprivileged_prefix
 from tests.support import free_port
 
 DEPLOY = Path(__file__).parents[3] / "deploy"
@@ -50,7 +50,11 @@ def bouncer(server_url: URL) -> Iterator[URL]:
     program = require("pgbouncer")
     if not server_url.host:
         # pgserver's listens only on a socket that, run as root, only its own user may open.
-        pytest.fail(f"PgBouncer needs a server it can reach over TCP\n{HOW_TO_PROVIDE}")
+        pytest.fail(
+            "PgBouncer needs a PostgreSQL it can reach over TCP, which pgserver's is not: set "
+            f"{SERVER_VARIABLE} to a server, or install initdb (apt-get install postgresql)",
+            pytrace=False,
+        )
     directory = Path(tempfile.mkdtemp(prefix="users-pgbouncer-"))
     run_as = unprivileged_prefix(directory)  # PgBouncer refuses to run as root
     port = free_port()

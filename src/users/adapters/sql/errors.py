@@ -8,8 +8,8 @@ from users.adapters.sql.tables import EMAIL_KEY_CONSTRAINT
 from users.domain.errors import DomainError, EmailAlreadyRegistered, StoreUnavailable
 
 _DEADLOCK_DETECTED = "40P01"
-# read_only_sql_transaction (a standby, or a database set read-only), insufficient_privilege.
-_REFUSALS = frozenset({"25006", "42501"})
+# read_only_sql_transaction: a standby (after a failover, say), or a database set read-only.
+_READ_ONLY = "25006"
 # undefined_table, undefined_column: the database has no schema of ours, or an older one.
 _SCHEMA_MISMATCHES = frozenset({"42P01", "42703"})
 _SQLITE_SCHEMA_MISMATCHES = ("no such table:", "no such column:", "table users has no column")
@@ -40,7 +40,7 @@ def _failed_statement(error: DBAPIError) -> DomainError | None:
         return EmailAlreadyRegistered()
     if is_schema_mismatch(error):
         return SchemaNotCurrent(type(error).__name__)
-    if is_unreachable(error) or is_refused(error):
+    if is_unreachable(error) or is_read_only(error):
         return StoreUnavailable(type(error).__name__)
     return None
 
@@ -91,10 +91,10 @@ def is_unreachable(error: DBAPIError) -> bool:
     )
 
 
-def is_refused(error: DBAPIError) -> bool:
-    """The database will not run the statement for us: it is read-only (a standby after a
-    failover, say), or our user lacks a privilege. Another instance, or later, may serve."""
-    return _sqlstate(error) in _REFUSALS
+def is_read_only(error: DBAPIError) -> bool:
+    """The database refuses writes for now: a standby, until it is promoted or the service is
+    pointed at the new primary. (A missing privilege is no such state: it stays an error.)"""
+    return _sqlstate(error) == _READ_ONLY
 
 
 def is_schema_mismatch(error: DBAPIError) -> bool:
