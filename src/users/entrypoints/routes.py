@@ -1,7 +1,7 @@
 """The HTTP routes: each turns a request into one use case call and its result into a response."""
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -72,29 +72,24 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
         "headers": ETAG_HEADER,
     }
 }
-Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
-
-
-def _get_and_head(app: FastAPI, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
-    """Declare a GET route and a HEAD route that answer alike; a server sends HEAD's answer
-    without its body. (FastAPI gives an `APIRoute` no HEAD of its own.)"""
-
-    def declare(endpoint: Endpoint) -> Endpoint:
-        app.get(path, **options)(endpoint)
-        app.head(path, **options)(endpoint)
-        return endpoint
-
-    return declare
 
 
 def answer_head_on_every_get(app: FastAPI) -> None:
-    """Give a HEAD route to each GET route that has none: the documentation's pages, which
-    fastapi-offline declares for GET alone."""
-    api_routes = [route for route in app.routes if isinstance(route, APIRoute)]
-    answered = {route.path for route in api_routes if "HEAD" in (route.methods or ())}
-    for route in api_routes:
-        if "GET" in (route.methods or ()) and route.path not in answered:
-            app.head(route.path, include_in_schema=False)(route.endpoint)
+    """Declare, for each GET route, a HEAD route that answers alike and is documented alike; a
+    server sends HEAD's answer without its body. (FastAPI gives an `APIRoute` no HEAD of its
+    own, so neither the routes here nor fastapi-offline's pages would answer it.)"""
+    for route in [route for route in app.routes if isinstance(route, APIRoute)]:
+        if route.methods == {"GET"}:
+            app.add_api_route(
+                route.path,
+                route.endpoint,
+                methods=["HEAD"],
+                response_model=route.response_model,
+                responses=route.responses,
+                dependencies=route.dependencies,
+                include_in_schema=route.include_in_schema,
+                openapi_extra=route.openapi_extra,
+            )
 
 
 def try_the_api_first(app: FastAPI) -> None:
@@ -196,15 +191,13 @@ def add_user_routes(app: FastAPI, guard: Guard, user_service: Callable[[], UserS
         openapi_extra=declared(IDEMPOTENCY_KEY),
         dependencies=guarded,
     )(routes.register_user)
-    _get_and_head(
-        app,
+    app.get(
         "/users/",
         response_model=UserPageOut,
         responses=guard.responses | documented_errors(StoreUnavailable),
         dependencies=guarded,
     )(routes.list_users)
-    _get_and_head(
-        app,
+    app.get(
         "/users/{user_id}",
         response_model=UserOut,
         responses=guard.responses
@@ -242,8 +235,7 @@ def add_health_routes(
     """Readiness (what `store_probe()` finds, unless the process is stopping) and liveness,
     open to every caller."""
 
-    @_get_and_head(
-        app,
+    @app.get(
         "/health",
         response_model=HealthOut,
         responses={
@@ -266,7 +258,7 @@ def add_health_routes(
             return JSONResponse({"status": "ok", "database": database})
         return _unready(database, "Database unavailable")
 
-    @_get_and_head(app, "/health/live", response_model=LiveOut)
+    @app.get("/health/live", response_model=LiveOut)
     async def liveness() -> LiveOut:
         """Whether the process answers at all; touches no database, waits for no thread."""
         return LiveOut(status="ok")
@@ -282,6 +274,6 @@ def _unready(database: str, detail: str) -> Response:
 def add_metrics_route(app: FastAPI, metrics: Metrics) -> None:
     """`/metrics`, for Prometheus: an operator's view, left out of the API's schema."""
 
-    @_get_and_head(app, "/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False)
     async def scrape() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
