@@ -30,9 +30,8 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, insert, sel
 
 from users.adapters.sql.engine import database_url
 from users.adapters.sql.tables import users_table
-from users.entrypoints.cli import serve_app
-from users.entrypoints.routes import UserId
-from users.entrypoints.schemas import UserCreate, UserOut
+from users.entrypoints.http.schemas import UserCreate, UserId, UserOut
+from users.entrypoints.server.serve import serve
 from users.settings import Settings
 
 _MOMENT = datetime(2026, 11, 24, 15, 20, 11, 123456, tzinfo=UTC)
@@ -166,4 +165,4 @@ if __name__ == "__main__":
     parser.add_argument("kind", choices=["framework", "driver", "sqlalchemy", "transaction"])
     parser.add_argument("--port", type=int, required=True)
     arguments = parser.parse_args()
-    serve_app(f"benchmarks.floors:{arguments.kind}", host="127.0.0.1", port=arguments.port)
+    serve(f"benchmarks.floors:{arguments.kind}", host="127.0.0.1", port=arguments.port)

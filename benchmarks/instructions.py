@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Scope
 
 from benchmarks.harness import argument_parser, require_tool, users_database
 from users.container import Container
-from users.entrypoints.app import create_app
+from users.entrypoints.http.app import create_app
 from users.settings import Settings
 
 WARM_UP = 50

@@ -18,6 +18,7 @@ from tests.support import free_port
 from users.adapters.sql.engine import EngineOptions, Engines, create_engines
 from users.adapters.sql.engine import database_url as parsed_url
 from users.adapters.sql.schema import expected_revision, migrate
+from users.adapters.sql.store import SqlStore
 from users.adapters.sql.tables import metadata
 
 SERVER_VARIABLE = "USERS_TEST_DATABASE_URL"
@@ -186,3 +187,10 @@ def engines(database_url: URL) -> Iterator[Engines]:
     engines = create_engines(database_url, EngineOptions(), expected_revision())
     yield engines
     engines.dispose()
+
+
+@pytest.fixture(scope="session")
+def sql_store(database_url: URL, engines: Engines) -> SqlStore:
+    """The store of the service on this run's database, on the shared engines: what an app
+    under test serves with (`app_on(sql_store)`)."""
+    return SqlStore(database_url, engines)

@@ -11,13 +11,13 @@ from dependency_injector import providers
 from fastapi import FastAPI
 from sqlalchemy import URL
 
-from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from users.container import Container
+from users.adapters.memory import MEMORY_URL, InMemoryStore, InMemoryUnitOfWork
+from users.container import Container, Store
 from users.domain.errors import StoreUnavailable
 from users.domain.model import Email, NewUser
 from users.domain.ports import Clock, StoreStatus, UnitOfWorkFactory
 from users.domain.services import UserService
-from users.entrypoints.app import create_app
+from users.entrypoints.http.app import create_app
 from users.settings import Settings
 
 
@@ -58,31 +58,35 @@ class SteppingClock:
 
 
 def app_on(
-    database: URL,
-    overrides: dict[str, providers.Provider[object]] | None = None,
-    **settings: object,
+    store: Store | URL | str = MEMORY_URL, *, users: object = None, **settings: object
 ) -> FastAPI:
-    """The service on `database`, with `settings` and provider `overrides` in place of defaults."""
-    url = database.render_as_string(hide_password=False)
-    configured = Settings(database_url=url, **settings)  # type: ignore[arg-type]
-    return create_app(Container(settings=providers.Object(configured), **(overrides or {})))
+    """The service as `users-api serve` builds it, on `store`: a database URL, or a store the
+    test made (one it can switch off, or one on the run's shared engines). `users` stands in
+    for the use cases if given; `settings` replace the defaults."""
+    overrides: dict[str, providers.Provider[object]] = {}
+    if isinstance(store, URL):
+        store = store.render_as_string(hide_password=False)
+    if not isinstance(store, str):
+        overrides["store"], store = providers.Object(store), MEMORY_URL
+    if users is not None:
+        overrides["user_service"] = providers.Object(users)
+    configured = Settings(database_url=store, **settings)  # type: ignore[arg-type]
+    return create_app(Container(settings=providers.Object(configured), **overrides))
 
 
-class Outage:
-    """A test's switch on an in-memory store: while `on`, units of work and the health probe
-    find the store unreachable, as they would a database that stopped answering."""
+class SwitchableStore(InMemoryStore):
+    """The in-memory store, which a test can switch off: while `down`, units of work and the
+    readiness probe find it unreachable, as they would a database that stopped answering."""
 
-    def __init__(self, store: InMemoryStore) -> None:
-        self.store = store
-        self.on = False
+    down = False
 
     def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
-        if self.on:
+        if self.down:
             raise StoreUnavailable("the test switched the store off")
-        return InMemoryUnitOfWork(self.store, read_only=read_only)
+        return super().unit_of_work(read_only=read_only)
 
     def probe(self) -> StoreStatus:
-        return StoreStatus.UNREACHABLE if self.on else StoreStatus.OK
+        return StoreStatus.UNREACHABLE if self.down else StoreStatus.OK
 
 
 def free_port() -> int:

@@ -8,9 +8,9 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL
 
+from users.adapters.memory import MEMORY_URL
 from users.adapters.sql.engine import UnsupportedDatabaseUrl, database_url
 
-MEMORY_URL = "memory://"
 # What an Authorization header can carry after "Bearer ": visible ASCII, no spaces.
 _SENDABLE_TOKEN = re.compile(r"[\x21-\x7e]+")
 
@@ -19,8 +19,8 @@ def _upper_case(value: object) -> object:
     return value.upper() if isinstance(value, str) else value
 
 
-class Settings(BaseSettings):
-    """Every setting, with the default a local run uses."""
+class DatabaseSettings(BaseSettings):
+    """Where users are kept: all that the `alembic` command reads."""
 
     model_config = SettingsConfigDict(env_prefix="USERS_", frozen=True)
 
@@ -28,6 +28,33 @@ class Settings(BaseSettings):
         SecretStr("sqlite:///users.db"),
         description="memory://, sqlite:///path or postgresql://user:password@host/db",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_can_be_used(cls, url: SecretStr) -> SecretStr:
+        if url.get_secret_value() != MEMORY_URL:
+            try:
+                database_url(url.get_secret_value())
+            except UnsupportedDatabaseUrl as error:
+                raise PydanticCustomError(
+                    "database_url", "{reason}", {"reason": str(error)}
+                ) from None
+        return url
+
+    @property
+    def store_kind(self) -> Literal["memory", "sql"]:
+        """Which kind of store keeps the users: the in-memory one, or a SQL database."""
+        return "memory" if self.database_url.get_secret_value() == MEMORY_URL else "sql"
+
+    @property
+    def database(self) -> URL:
+        """`database_url` parsed, with the installed PostgreSQL driver; not for `memory://`."""
+        return database_url(self.database_url.get_secret_value())
+
+
+class Settings(DatabaseSettings):
+    """Every setting, with the default a local run uses."""
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
@@ -74,18 +101,6 @@ class Settings(BaseSettings):
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper_case)
     ] = "INFO"
 
-    @field_validator("database_url")
-    @classmethod
-    def _database_url_can_be_used(cls, url: SecretStr) -> SecretStr:
-        if url.get_secret_value() != MEMORY_URL:
-            try:
-                database_url(url.get_secret_value())
-            except UnsupportedDatabaseUrl as error:
-                raise PydanticCustomError(
-                    "database_url", "{reason}", {"reason": str(error)}
-                ) from None
-        return url
-
     @field_validator("api_token")
     @classmethod
     def _token_can_be_sent(cls, token: SecretStr | None) -> SecretStr | None:
@@ -95,13 +110,3 @@ class Settings(BaseSettings):
                 "must be visible ASCII characters without spaces; unset it to leave /users open",
             )
         return token
-
-    @property
-    def database(self) -> URL:
-        """`database_url` parsed, with the installed PostgreSQL driver; not for `memory://`."""
-        return database_url(self.database_url.get_secret_value())
-
-    @property
-    def store(self) -> Literal["memory", "sql"]:
-        """Which adapter keeps the users."""
-        return "memory" if self.database_url.get_secret_value() == MEMORY_URL else "sql"

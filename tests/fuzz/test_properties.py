@@ -9,10 +9,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tests.support import new_user
-from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from users.adapters.memory import InMemoryDatabase, InMemoryUnitOfWork
 from users.domain.errors import EmailAlreadyRegistered, InvalidEmail, InvalidName
 from users.domain.model import NAME_MAX_LENGTH, Email, parse_name
-from users.entrypoints.schemas import CONTROL, NAME_PATTERN, WHITE_SPACE
+from users.entrypoints.http.schemas import CONTROL, NAME_PATTERN, WHITE_SPACE
 
 
 def parsed(address: str) -> Email:
@@ -63,12 +63,12 @@ def test_the_key_ignores_letter_case_in_any_script(variants: tuple[str, str]) ->
 @given(st.emails() | letter_case_variants().map(lambda pair: pair[1]), st.emails())
 def test_two_addresses_collide_exactly_when_their_keys_are_equal(first: str, second: str) -> None:
     a, b = parsed(first), parsed(second)
-    store = InMemoryStore()
-    with InMemoryUnitOfWork(store) as unit:
+    database = InMemoryDatabase()
+    with InMemoryUnitOfWork(database) as unit:
         unit.users.add(new_user(a.address))
         unit.commit()
 
-    with InMemoryUnitOfWork(store) as unit:
+    with InMemoryUnitOfWork(database) as unit:
         if a.key == b.key:
             with pytest.raises(EmailAlreadyRegistered):
                 unit.users.add(new_user(b.address))

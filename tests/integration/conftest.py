@@ -3,20 +3,18 @@
 
 import shutil
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
-from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine, make_url
 
 from tests.postgres import throwaway_database
 from tests.support import app_on
-from users.adapters.sql.engine import EngineOptions, Engines, create_engines
-from users.adapters.sql.schema import expected_revision, migrate
-from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from users.adapters.sql.engine import EngineOptions
+from users.adapters.sql.schema import migrate
+from users.adapters.sql.store import SqlStore
 from users.domain.ports import UnitOfWorkFactory
 
 
@@ -31,9 +29,9 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[U
 
 
 @pytest.fixture
-def app(database_url: URL, engines: Engines, engine: Engine) -> FastAPI:
+def app(sql_store: SqlStore, engine: Engine) -> FastAPI:
     """The whole service on PostgreSQL, on the shared engines; the tables are emptied after."""
-    return app_on(database_url, {"engines": providers.Object(engines)})
+    return app_on(sql_store)
 
 
 @pytest.fixture
@@ -52,7 +50,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def sqlite_uow_factory(sqlite_template: Path, tmp_path: Path) -> Iterator[UnitOfWorkFactory]:
     path = shutil.copy(sqlite_template, tmp_path / "users.db")
-    url = make_url(f"sqlite:///{path}")
-    engines = create_engines(url, EngineOptions(), expected_revision())
-    yield partial(SqlAlchemyUnitOfWork, engines)
-    engines.dispose()
+    store = SqlStore.open(make_url(f"sqlite:///{path}"), EngineOptions())
+    yield store.unit_of_work
+    store.close()

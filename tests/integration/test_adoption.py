@@ -19,8 +19,8 @@ from tests.integration.test_migrations import alembic, alembic_command, pending_
 from tests.postgres import throwaway_database
 from tests.support import app_on
 from users.adapters.sql import adoption, schema
+from users.adapters.sql.refusals import RowsRefused
 from users.adapters.sql.schema import expected_revision, migrate, revision_at
-from users.adapters.sql.stored_users import RowsRefused
 
 
 class ReplacedApp(DeclarativeBase):

@@ -8,7 +8,7 @@ import httpx2
 from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine, text
 
-from tests.http_contract import register
+from tests.contracts.http import register
 from tests.metrics import Samples, scrape
 from tests.support import app_on
 

@@ -8,17 +8,17 @@ from dataclasses import dataclass
 import httpx2
 import psycopg2
 import pytest
-from dependency_injector import providers
 from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.http_contract import register
+from tests.contracts.http import register
 from tests.integration.proxy import CuttableProxy
 from tests.postgres import throwaway_database
 from tests.support import Request, app_on, random_email, simultaneously
-from users.adapters.sql.engine import EngineOptions, create_engines
-from users.adapters.sql.schema import expected_revision, migrate
+from users.adapters.sql.engine import EngineOptions
+from users.adapters.sql.schema import migrate
+from users.adapters.sql.store import SqlStore
 
 UNAVAILABLE = {"detail": "Database unavailable"}
 MIXED_CASES = ["{0}@example.com", "{0}@EXAMPLE.com", "{0}@Example.COM", "{0}@eXaMpLe.com"]
@@ -164,17 +164,15 @@ def until_a_statement_waits_on_a_lock(engine: Engine) -> None:
 def test_a_request_that_gets_no_pooled_connection_in_time_is_a_503_to_retry(
     database_url: URL,
 ) -> None:
-    engines = create_engines(
-        database_url, EngineOptions(pool_size=1, timeout_seconds=0.2), expected_revision()
-    )
+    store = SqlStore.open(database_url, EngineOptions(pool_size=1, timeout_seconds=0.2))
     try:
         with (
-            TestClient(app_on(database_url, {"engines": providers.Object(engines)})) as client,
-            engines.reads.connect(),  # the pool's only connection, taken
+            TestClient(app_on(store)) as client,
+            store.unit_of_work(read_only=True),  # holds the readers' only pooled connection
         ):
             read = client.get("/users/1")
     finally:
-        engines.dispose()
+        store.close()
 
     assert (read.status_code, read.json()) == (503, UNAVAILABLE)
     assert read.headers["Retry-After"] == "1"

@@ -12,7 +12,7 @@ import httpx2
 import pytest
 from sqlalchemy import URL, Engine, text
 
-from tests.http_contract import register
+from tests.contracts.http import register
 from tests.integration.commands import Serving, serving
 from tests.integration.test_faults import waiting_on_locks
 from tests.support import free_port

@@ -17,6 +17,7 @@ from sqlalchemy import URL, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 from tests.support import app_on
+from users.adapters.sql.refusals import RowsRefused
 from users.adapters.sql.schema import (
     alembic_config,
     expected_revision,
@@ -24,7 +25,6 @@ from users.adapters.sql.schema import (
     migration_connection,
     revision_at,
 )
-from users.adapters.sql.stored_users import RowsRefused
 from users.adapters.sql.tables import metadata
 
 CHECKOUT = Path(__file__).parents[2]

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from sqlalchemy import URL, Engine
 
-from tests.http_contract import HttpContract, register
+from tests.contracts.http import HttpContract, register
 from tests.integration.commands import USERS_API, serving
 from tests.integration.test_faults import MIXED_CASES, rows_with_key
 from tests.metrics import requests_counted, scrape

@@ -3,22 +3,17 @@
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import Any
 
 import psycopg2
 import pytest
-from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.support import Outage, user_service
-from users.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from users.container import Container, Storage
-from users.domain.ports import StoreStatus, UnitOfWork, UnitOfWorkFactory
+from tests.support import SwitchableStore, app_on, user_service
+from users.adapters.memory import InMemoryDatabase
+from users.domain.ports import UnitOfWorkFactory
 from users.domain.services import UserService
-from users.entrypoints.app import create_app
-from users.settings import Settings
 
 
 class IsolationBreach(AssertionError):
@@ -53,66 +48,30 @@ def _refuse_inet(connect: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def store() -> InMemoryStore:
-    return InMemoryStore()
+def store() -> SwitchableStore:
+    """An empty in-memory store of this test's own, up until the test switches it off."""
+    return SwitchableStore()
 
 
 @pytest.fixture
-def uow_factory(store: InMemoryStore) -> UnitOfWorkFactory:
-    return partial(InMemoryUnitOfWork, store)
+def database(store: SwitchableStore) -> InMemoryDatabase:
+    """What `store` holds, for a test to look into."""
+    return store.database
 
 
 @pytest.fixture
-def outage(store: InMemoryStore) -> Outage:
-    return Outage(store)
+def uow_factory(store: SwitchableStore) -> UnitOfWorkFactory:
+    return store.unit_of_work
 
 
 @pytest.fixture
-def service(outage: Outage) -> UserService:
-    return user_service(outage.unit_of_work)
+def service(store: SwitchableStore) -> UserService:
+    return user_service(store.unit_of_work)
 
 
 @pytest.fixture
-def app(outage: Outage) -> FastAPI:
-    return app_over(outage)
-
-
-def app_over(store: "Outage | StoreSeat") -> FastAPI:
-    """The service on the in-memory `store`, which may be switched off."""
-    container = Container(
-        settings=providers.Object(Settings(database_url="memory://")),
-        storage=providers.Object(Storage(store.unit_of_work, store.probe)),
-    )
-    return create_app(container)
-
-
-class StoreSeat:
-    """Where an app that several tests share finds its store: the current test's `outage`."""
-
-    outage: Outage
-
-    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
-        return self.outage.unit_of_work(read_only=read_only)
-
-    def probe(self) -> StoreStatus:
-        return self.outage.probe()
-
-
-@pytest.fixture(scope="session")
-def seat() -> StoreSeat:
-    return StoreSeat()
-
-
-@pytest.fixture(scope="session")
-def app_on_the_seat(seat: StoreSeat) -> FastAPI:
-    return app_over(seat)
-
-
-@pytest.fixture
-def shared_app(app_on_the_seat: FastAPI, seat: StoreSeat, outage: Outage) -> FastAPI:
-    """An app built once, serving this test's store and its outage switch."""
-    seat.outage = outage
-    return app_on_the_seat
+def app(store: SwitchableStore) -> FastAPI:
+    return app_on(store)
 
 
 @pytest.fixture

@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from tests.support import KEY_LEASE, KEY_RETENTION, MOMENT, Outage, random_email, user_service
+from tests.support import (
+    KEY_LEASE,
+    KEY_RETENTION,
+    MOMENT,
+    SwitchableStore,
+    random_email,
+    user_service,
+)
 from users.adapters.memory import InMemoryUnitOfWork
 from users.domain.errors import (
     EmailAlreadyRegistered,
@@ -40,17 +47,17 @@ def clock() -> StillClock:
 
 
 def service_on(
-    outage: Outage, clock: StillClock, once_key_held: Callable[[], Any] | None = None
+    store: SwitchableStore, clock: StillClock, once_key_held: Callable[[], Any] | None = None
 ) -> UserService:
-    """The use cases on `outage`'s store; `once_key_held` opens the first unit after a key is
+    """The use cases on `store`; `once_key_held` opens the first unit after a key is
     claimed, in the place of the store's own."""
 
     def unit_of_work(*, read_only: bool = False) -> Any:
         nonlocal once_key_held
-        if once_key_held is not None and outage.store.keys:
+        if once_key_held is not None and store.database.keys:
             opening, once_key_held = once_key_held, None
             return opening()
-        return outage.unit_of_work(read_only=read_only)
+        return store.unit_of_work(read_only=read_only)
 
     return user_service(unit_of_work, clock)
 
@@ -60,9 +67,9 @@ def register(service: UserService, email: str, key: str = "key-1", name: str = "
 
 
 def test_a_retried_registration_answers_the_first_user_and_registers_no_other(
-    outage: Outage, clock: StillClock
+    store: SwitchableStore, clock: StillClock
 ) -> None:
-    service = service_on(outage, clock)
+    service = service_on(store, clock)
     first = register(service, "ann@example.com")
     clock.now += KEY_LEASE
 
@@ -73,9 +80,9 @@ def test_a_retried_registration_answers_the_first_user_and_registers_no_other(
 
 
 def test_the_same_request_in_other_words_is_the_same_request(
-    outage: Outage, clock: StillClock
+    store: SwitchableStore, clock: StillClock
 ) -> None:
-    service = service_on(outage, clock)
+    service = service_on(store, clock)
     first = register(service, "ann@example.com", name="Ann")
 
     retried = register(service, "ann@EXAMPLE.com", name="  Ann ")
@@ -83,8 +90,10 @@ def test_the_same_request_in_other_words_is_the_same_request(
     assert retried == first
 
 
-def test_a_key_sent_with_another_request_is_refused(outage: Outage, clock: StillClock) -> None:
-    service = service_on(outage, clock)
+def test_a_key_sent_with_another_request_is_refused(
+    store: SwitchableStore, clock: StillClock
+) -> None:
+    service = service_on(store, clock)
     user = register(service, "ann@example.com")
 
     with pytest.raises(IdempotencyKeyReused):
@@ -96,7 +105,7 @@ def test_a_key_sent_with_another_request_is_refused(outage: Outage, clock: Still
 
 
 def test_a_retry_while_the_first_attempt_runs_is_refused_as_in_progress(
-    outage: Outage, clock: StillClock
+    store: SwitchableStore, clock: StillClock
 ) -> None:
     refused: list[RequestInProgress] = []
 
@@ -104,9 +113,9 @@ def test_a_retry_while_the_first_attempt_runs_is_refused_as_in_progress(
         with pytest.raises(RequestInProgress) as in_progress:
             register(service, "ann@example.com")
         refused.append(in_progress.value)
-        return outage.unit_of_work()
+        return store.unit_of_work()
 
-    service = service_on(outage, clock, once_key_held=retry_meanwhile)
+    service = service_on(store, clock, once_key_held=retry_meanwhile)
 
     first = register(service, "ann@example.com")
 
@@ -114,8 +123,8 @@ def test_a_retry_while_the_first_attempt_runs_is_refused_as_in_progress(
     assert service.list_page(after=0, limit=10).items == [first]
 
 
-def test_a_refusal_is_the_answer_to_every_retry(outage: Outage, clock: StillClock) -> None:
-    service = service_on(outage, clock)
+def test_a_refusal_is_the_answer_to_every_retry(store: SwitchableStore, clock: StillClock) -> None:
+    service = service_on(store, clock)
     taken = service.register(name="Bob", email=Email.parse("bob@example.com"))
     with pytest.raises(EmailAlreadyRegistered):
         register(service, "bob@example.com")
@@ -129,9 +138,9 @@ def test_a_refusal_is_the_answer_to_every_retry(outage: Outage, clock: StillCloc
 
 
 def test_a_store_failure_lets_go_of_the_key_so_a_retry_writes(
-    outage: Outage, clock: StillClock
+    store: SwitchableStore, clock: StillClock
 ) -> None:
-    service = service_on(outage, clock, once_key_held=unreachable)
+    service = service_on(store, clock, once_key_held=unreachable)
     with pytest.raises(StoreUnavailable):
         register(service, "ann@example.com")
 
@@ -141,16 +150,16 @@ def test_a_store_failure_lets_go_of_the_key_so_a_retry_writes(
 
 
 def test_a_key_left_held_by_a_failed_attempt_is_free_again_after_its_lease(
-    outage: Outage, clock: StillClock
+    store: SwitchableStore, clock: StillClock
 ) -> None:
     def store_down() -> UnitOfWork:
-        outage.on = True  # for the write, and for letting go of the key too
-        return outage.unit_of_work()
+        store.down = True  # for the write, and for letting go of the key too
+        return store.unit_of_work()
 
-    service = service_on(outage, clock, once_key_held=store_down)
+    service = service_on(store, clock, once_key_held=store_down)
     with pytest.raises(StoreUnavailable):
         register(service, "ann@example.com")
-    outage.on = False
+    store.down = False
 
     with pytest.raises(RequestInProgress):
         register(service, "ann@example.com")
@@ -161,9 +170,9 @@ def test_a_key_left_held_by_a_failed_attempt_is_free_again_after_its_lease(
 
 
 def test_an_answer_is_kept_for_the_retention_window_then_the_key_is_free(
-    outage: Outage, clock: StillClock
+    store: SwitchableStore, clock: StillClock
 ) -> None:
-    service = service_on(outage, clock)
+    service = service_on(store, clock)
     first = register(service, "ann@example.com")
 
     clock.now += KEY_RETENTION
@@ -172,27 +181,27 @@ def test_an_answer_is_kept_for_the_retention_window_then_the_key_is_free(
     assert second.id != first.id
 
 
-def test_later_claims_purge_expired_keys(outage: Outage, clock: StillClock) -> None:
-    service = service_on(outage, clock)
+def test_later_claims_purge_expired_keys(store: SwitchableStore, clock: StillClock) -> None:
+    service = service_on(store, clock)
     register(service, random_email(), key="old")
 
     clock.now += KEY_RETENTION
     register(service, random_email(), key="new")
 
-    assert list(outage.store.keys) == ["new"]
+    assert list(store.database.keys) == ["new"]
 
 
 def test_a_write_whose_lease_ran_out_meanwhile_is_undone_for_the_retry_that_took_over(
-    outage: Outage, clock: StillClock
+    store: SwitchableStore, clock: StillClock
 ) -> None:
     taken_over: list[User] = []
 
     def retried_after_the_lease() -> InMemoryUnitOfWork:
         clock.now += KEY_LEASE
         taken_over.append(service.update(user_id=user.id, name="Bo", key="key-1"))
-        return outage.unit_of_work()
+        return store.unit_of_work()
 
-    service = service_on(outage, clock, once_key_held=retried_after_the_lease)
+    service = service_on(store, clock, once_key_held=retried_after_the_lease)
     user = service.register(name="Ann", email=Email.parse(random_email()))
 
     with pytest.raises(RequestInProgress):

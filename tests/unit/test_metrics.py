@@ -1,14 +1,11 @@
 """Prometheus metrics at /metrics: requests by route template and status, and their durations."""
 
 import pytest
-from dependency_injector import providers
 from fastapi.testclient import TestClient
 
-from tests.http_contract import register
+from tests.contracts.http import register
 from tests.metrics import requests_counted, scrape
-from users.container import Container
-from users.entrypoints.app import create_app
-from users.settings import Settings
+from tests.support import app_on
 
 
 def test_requests_are_counted_by_method_route_template_and_status(client: TestClient) -> None:
@@ -54,6 +51,5 @@ def test_the_pool_gauges_are_served(client: TestClient) -> None:
 # hooks the pool gauge to them.
 @pytest.mark.parametrize("store", ["memory://", "postgresql://users@db.example/users"])
 def test_metrics_can_be_turned_off_whatever_the_store(store: str) -> None:
-    settings = Settings(database_url=store, metrics=False)
-    with TestClient(create_app(Container(settings=providers.Object(settings)))) as client:
+    with TestClient(app_on(store, metrics=False)) as client:
         assert client.get("/metrics").status_code == 404

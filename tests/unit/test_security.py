@@ -3,21 +3,17 @@
 from collections.abc import Iterator
 
 import pytest
-from dependency_injector import providers
 from fastapi.testclient import TestClient
 
-from tests.http_contract import register
-from users.container import Container
-from users.entrypoints.app import create_app
-from users.settings import Settings
+from tests.contracts.http import register
+from tests.support import app_on
 
 TOKEN = "s3cret-token"
 
 
 @pytest.fixture
 def protected() -> Iterator[TestClient]:
-    settings = Settings(database_url="memory://", api_token=TOKEN)
-    with TestClient(create_app(Container(settings=providers.Object(settings)))) as client:
+    with TestClient(app_on(api_token=TOKEN)) as client:
         yield client
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support import MOMENT, Outage, random_email
+from tests.support import MOMENT, SwitchableStore, random_email
 from users.domain.errors import EmailAlreadyRegistered, InvalidName, StoreUnavailable, UserNotFound
 from users.domain.model import MAX_USER_ID, Email
 from users.domain.services import UserService
@@ -107,8 +107,8 @@ def test_a_deleted_user_is_gone(service: UserService) -> None:
         service.get(user_id=user.id)
 
 
-def test_an_unreachable_store_is_reported(service: UserService, outage: Outage) -> None:
-    outage.on = True
+def test_an_unreachable_store_is_reported(service: UserService, store: SwitchableStore) -> None:
+    store.down = True
 
     with pytest.raises(StoreUnavailable):
         register(service)

@@ -17,10 +17,12 @@ from users.domain.idempotency import KeyRecord, Outcome
 from users.domain.model import Email, NewUser, Precondition, User, UserChanges
 from users.domain.ports import StoreStatus
 
+MEMORY_URL = "memory://"
+"""The database URL that chooses this store."""
 Undo = Callable[[], None]
 
 
-class InMemoryStore:
+class InMemoryDatabase:
     """The users of one process; units of work take turns on it, one at a time."""
 
     def __init__(self) -> None:
@@ -30,10 +32,6 @@ class InMemoryStore:
         self.sorted_ids: list[int] = []
         self.ids_by_key: dict[str, int] = {}
         self.keys: dict[str, KeyRecord] = {}
-
-    def status(self) -> StoreStatus:
-        """The `StoreProbe` of this store: it has no schema, and lives as long as the process."""
-        return StoreStatus.OK
 
     def put(self, user: User) -> None:
         """Add `user`; a changed user is dropped first, so its id is never listed twice."""
@@ -48,10 +46,12 @@ class InMemoryStore:
 
 
 class InMemoryUserRepository:
-    """The users of an `InMemoryStore`, seen from one unit of work that can undo its writes."""
+    """The users of an `InMemoryDatabase`, seen from one unit of work that can undo its writes."""
 
-    def __init__(self, store: InMemoryStore, undo_log: list[Undo], *, read_only: bool) -> None:
-        self._store = store
+    def __init__(
+        self, database: InMemoryDatabase, undo_log: list[Undo], *, read_only: bool
+    ) -> None:
+        self._database = database
         self._undo_log = undo_log
         self._read_only = read_only
 
@@ -59,28 +59,28 @@ class InMemoryUserRepository:
         self._refuse_read_only("add")
         self._refuse_taken(new_user.email, owner_id=None)
         # Like a database sequence, the counter is not rolled back: ids are never reused.
-        self._store.last_id += 1
-        user = new_user.stored_as(self._store.last_id)
-        self._store.put(user)
-        self._undo_log.append(lambda: self._store.drop(user))
+        self._database.last_id += 1
+        user = new_user.stored_as(self._database.last_id)
+        self._database.put(user)
+        self._undo_log.append(lambda: self._database.drop(user))
         return user
 
     def get(self, user_id: int) -> User | None:
-        return self._store.users.get(user_id)
+        return self._database.users.get(user_id)
 
     def get_by_email(self, email: Email) -> User | None:
-        user_id = self._store.ids_by_key.get(email.key)
-        return None if user_id is None else self._store.users[user_id]
+        user_id = self._database.ids_by_key.get(email.key)
+        return None if user_id is None else self._database.users[user_id]
 
     def list_page(self, *, after: int, limit: int) -> list[User]:
-        start = bisect.bisect_right(self._store.sorted_ids, after)
-        return [self._store.users[i] for i in self._store.sorted_ids[start : start + limit]]
+        start = bisect.bisect_right(self._database.sorted_ids, after)
+        return [self._database.users[i] for i in self._database.sorted_ids[start : start + limit]]
 
     def update(
         self, user_id: int, changes: UserChanges, precondition: Precondition | None = None
     ) -> User | None:
         self._refuse_read_only("update")
-        current = self._store.users.get(user_id)
+        current = self._database.users.get(user_id)
         if current is None:
             return None
         _check(precondition, current)
@@ -99,12 +99,12 @@ class InMemoryUserRepository:
 
     def remove(self, user_id: int, precondition: Precondition | None = None) -> bool:
         self._refuse_read_only("remove")
-        user = self._store.users.get(user_id)
+        user = self._database.users.get(user_id)
         if user is None:
             return False
         _check(precondition, user)
-        self._store.drop(user)
-        self._undo_log.append(lambda: self._store.put(user))
+        self._database.drop(user)
+        self._undo_log.append(lambda: self._database.put(user))
         return True
 
     def _refuse_read_only(self, write: str) -> None:
@@ -112,12 +112,12 @@ class InMemoryUserRepository:
             raise WriteInReadOnlyUnit(write)
 
     def _refuse_taken(self, email: Email, *, owner_id: int | None) -> None:
-        if self._store.ids_by_key.get(email.key, owner_id) != owner_id:
+        if self._database.ids_by_key.get(email.key, owner_id) != owner_id:
             raise EmailAlreadyRegistered(email.address)
 
     def _swap(self, old: User, new: User) -> None:
-        self._store.drop(old)
-        self._store.put(new)
+        self._database.drop(old)
+        self._database.put(new)
 
 
 def _check(precondition: Precondition | None, user: User) -> None:
@@ -126,10 +126,12 @@ def _check(precondition: Precondition | None, user: User) -> None:
 
 
 class InMemoryKeyRecords:
-    """The idempotency keys of an `InMemoryStore`, seen from one unit of work."""
+    """The idempotency keys of an `InMemoryDatabase`, seen from one unit of work."""
 
-    def __init__(self, store: InMemoryStore, undo_log: list[Undo], *, read_only: bool) -> None:
-        self._records = store.keys
+    def __init__(
+        self, database: InMemoryDatabase, undo_log: list[Undo], *, read_only: bool
+    ) -> None:
+        self._records = database.keys
         self._undo_log = undo_log
         self._read_only = read_only
 
@@ -174,24 +176,26 @@ class InMemoryKeyRecords:
 
 
 class InMemoryUnitOfWork:
-    """A transaction on an `InMemoryStore`, alone on it; what it does not commit is undone."""
+    """A transaction on an `InMemoryDatabase`, alone on it; what it does not commit is undone."""
 
     users: InMemoryUserRepository
 
-    def __init__(self, store: InMemoryStore, *, read_only: bool = False) -> None:
-        self._store = store
+    def __init__(self, database: InMemoryDatabase, *, read_only: bool = False) -> None:
+        self._database = database
         self._read_only = read_only
         self._undo_log: list[Undo] = []
 
     def __enter__(self) -> Self:
-        self._store.lock.acquire()
+        self._database.lock.acquire()
         self._undo_log.clear()
-        self.users = InMemoryUserRepository(self._store, self._undo_log, read_only=self._read_only)
+        self.users = InMemoryUserRepository(
+            self._database, self._undo_log, read_only=self._read_only
+        )
         return self
 
     @property
     def keys(self) -> InMemoryKeyRecords:
-        return InMemoryKeyRecords(self._store, self._undo_log, read_only=self._read_only)
+        return InMemoryKeyRecords(self._database, self._undo_log, read_only=self._read_only)
 
     def __exit__(
         self,
@@ -204,7 +208,36 @@ class InMemoryUnitOfWork:
                 undo()
         finally:
             self._undo_log.clear()
-            self._store.lock.release()
+            self._database.lock.release()
 
     def commit(self) -> None:
         self._undo_log.clear()
+
+
+class InMemoryStore:
+    """Users kept in this process's memory: no schema to migrate, no connection to count, and
+    gone when the process ends, so served by one process only."""
+
+    one_process_only = True
+
+    def __init__(self, database: InMemoryDatabase | None = None) -> None:
+        self.database = database or InMemoryDatabase()
+
+    def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.database, read_only=read_only)
+
+    def probe(self) -> StoreStatus:
+        """It answers as long as the process does."""
+        return StoreStatus.OK
+
+    def migrate(self) -> str:
+        return f"store {MEMORY_URL}: users live in this process; nothing to migrate"
+
+    def check_schema(self) -> tuple[bool, str]:
+        return True, self.migrate()
+
+    def count_connections(self, change: Callable[[float], None]) -> None:
+        """No connections to count."""
+
+    def close(self) -> None:
+        """Nothing to let go of."""

@@ -17,16 +17,32 @@ class InvalidEmail(InvalidUserData):
     """An email address is not syntactically valid."""
 
 
-class UserNotFound(DomainError):
+class Refusal(DomainError):
+    """A request refused for what it asks, whatever the store's state: under an idempotency key,
+    the refusal is the write's outcome, kept and given again to every retry.
+
+    `kept_as` names it in a kept outcome; stored names never change.
+    """
+
+    kept_as: str
+
+
+class UserNotFound(Refusal):
     """No user has the requested id."""
 
+    kept_as = "user not found"
 
-class EmailAlreadyRegistered(DomainError):
+
+class EmailAlreadyRegistered(Refusal):
     """Another user already has this email address, in any letter case."""
 
+    kept_as = "email already registered"
 
-class UserChanged(DomainError):
+
+class UserChanged(Refusal):
     """The user is not at a version the write was made conditional on: someone changed it."""
+
+    kept_as = "user changed"
 
 
 class IdempotencyKeyReused(DomainError):

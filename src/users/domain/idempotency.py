@@ -8,16 +8,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-from users.domain.errors import (
-    DomainError,
-    EmailAlreadyRegistered,
-    IdempotencyKeyReused,
-    RequestInProgress,
-    UserChanged,
-    UserNotFound,
-)
+from users.domain.errors import IdempotencyKeyReused, Refusal, RequestInProgress
 from users.domain.model import User
 
 KEY_MAX_LENGTH = 255
@@ -25,33 +17,17 @@ KEY_PATTERN = rf"^[\x20-\x7e]{{1,{KEY_MAX_LENGTH}}}$"
 """What a key may be: 1 to 255 printable ASCII characters."""
 
 
-class Refusal(StrEnum):
-    """A domain error a write can end with, under the name its record keeps."""
-
-    EMAIL_ALREADY_REGISTERED = "email already registered"
-    USER_NOT_FOUND = "user not found"
-    USER_CHANGED = "user changed"
-
-
-REFUSALS: dict[Refusal, type[DomainError]] = {
-    Refusal.EMAIL_ALREADY_REGISTERED: EmailAlreadyRegistered,
-    Refusal.USER_NOT_FOUND: UserNotFound,
-    Refusal.USER_CHANGED: UserChanged,
-}
-REFUSED_BY = {error: refusal for refusal, error in REFUSALS.items()}
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How a write ended: the user it answered with, or the refusal it raised."""
 
     user: User | None = None
-    refusal: Refusal | None = None
+    refusal: type[Refusal] | None = None
 
     def replay(self) -> User:
         """The user again, or the refusal raised again."""
         if self.refusal is not None:
-            raise REFUSALS[self.refusal]()
+            raise self.refusal()
         assert self.user is not None, "an outcome is a user or a refusal"
         return self.user
 

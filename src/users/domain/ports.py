@@ -110,12 +110,8 @@ class UnitOfWorkFactory(Protocol):
 
 
 class StoreStatus(StrEnum):
-    """What a readiness probe found the store to be."""
+    """What a look at the store found: whether it answers, with the schema this build expects."""
 
     OK = "ok"
     UNREACHABLE = "unreachable"
     SCHEMA_OUT_OF_DATE = "schema out of date"
-
-
-StoreProbe = Callable[[], StoreStatus]
-"""Looks at the store now: whether it answers, with the schema this build expects."""

@@ -5,8 +5,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from users.domain.errors import RequestInProgress, StoreUnavailable, UserNotFound
-from users.domain.idempotency import REFUSED_BY, KeyRecord, Outcome, fingerprint
+from users.domain.errors import Refusal, RequestInProgress, StoreUnavailable, UserNotFound
+from users.domain.idempotency import KeyRecord, Outcome, fingerprint
 from users.domain.model import Email, NewUser, Precondition, User, UserChanges, parse_name
 from users.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory, UserRepository
 
@@ -142,9 +142,9 @@ class UserService:
                 user = write(uow.users)
                 self._finish(uow, attempt, Outcome(user=user))
                 uow.commit()
-        except tuple(REFUSED_BY) as refused:
+        except Refusal as refused:
             # If the store fails here, the key is taken over once its lease runs out instead.
-            refusal = Outcome(refusal=REFUSED_BY[type(refused)])
+            refusal = Outcome(refusal=type(refused))
             self._if_reachable(lambda uow: self._finish(uow, attempt, refusal))
             raise
         except BaseException:

@@ -1,23 +1,22 @@
 """The service through PgBouncer in transaction pooling: the same contract, the same bounds."""
 
 from collections.abc import Iterator
-from functools import partial
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine
 
-from tests.http_contract import HttpContract
+from tests.contracts.http import HttpContract
+from tests.contracts.repository import RepositoryContract
 from tests.integration.commands import users_api
 from tests.integration.deployment.conftest import through
 from tests.integration.test_faults import UNAVAILABLE, read_while_the_table_is_locked
 from tests.postgres import throwaway_database
-from tests.repository_contract import RepositoryContract
 from tests.support import app_on
-from users.adapters.sql.engine import EngineOptions, create_engines
+from users.adapters.sql.engine import EngineOptions
 from users.adapters.sql.schema import expected_revision, revision_at
-from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from users.adapters.sql.store import SqlStore
 from users.domain.ports import UnitOfWorkFactory
 
 
@@ -30,16 +29,14 @@ class TestHttpContractThroughPgBouncer(HttpContract):
     pass
 
 
-class TestRepositoryThroughPgBouncer(RepositoryContract):
+class TestRepositoryContractThroughPgBouncer(RepositoryContract):
     @pytest.fixture
     def uow_factory(
         self, bouncer: URL, database_url: URL, engine: Engine
     ) -> Iterator[UnitOfWorkFactory]:
-        engines = create_engines(
-            through(bouncer, database_url), EngineOptions(), expected_revision()
-        )
-        yield partial(SqlAlchemyUnitOfWork, engines)
-        engines.dispose()
+        store = SqlStore.open(through(bouncer, database_url), EngineOptions())
+        yield store.unit_of_work
+        store.close()
 
 
 def test_the_statement_timeout_cancels_a_statement_through_the_pooler(

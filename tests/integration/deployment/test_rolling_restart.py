@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx2
 from sqlalchemy import URL, Engine, text
 
-from tests.http_contract import register
+from tests.contracts.http import register
 from tests.integration.commands import serving
 from tests.integration.deployment.conftest import DEPLOY, require, through, wait_for_port
 from tests.integration.test_lifecycle import wait_until

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Integer, String, insert, inspect, text
 from sqlalchemy.exc import OperationalError
 
-from users.adapters.sql.stored_users import Offence, RowsRefused, same_address
+from users.adapters.sql.refusals import MigrationRefused, Offence, RowsRefused, same_address
 from users.adapters.sql.tables import users_table
 from users.domain.errors import InvalidUserData
 from users.domain.model import MAX_USER_ID, Email, parse_name
@@ -26,11 +26,11 @@ LOCK_WAIT = "5s"
 T = TypeVar("T")
 
 
-class ForeignSchema(Exception):
+class ForeignSchema(MigrationRefused):
     """A `users` table that is neither this service's nor the replaced app's."""
 
 
-class TableInUse(Exception):
+class TableInUse(MigrationRefused):
     """Another client (the old app, still running) holds the replaced app's table."""
 
 

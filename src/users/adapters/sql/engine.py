@@ -1,4 +1,5 @@
-"""Database URLs as people paste them, and the engines the service reads and writes through."""
+"""Database URLs as people paste them, and the engines the service reads and writes through,
+held to the schema revision this build was written for."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -6,15 +7,16 @@ from typing import Any
 
 import psycopg2.extensions
 from psycopg2.sql import Composable
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from users import deadline
-from users.adapters.sql.readiness import require_revision
+from users.adapters.sql.errors import SchemaNotCurrent
 
 # SQLAlchemy 2.1 reads a bare "postgresql://" as psycopg 3; this service ships psycopg2.
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
+REVISIONS = text("SELECT version_num FROM alembic_version")
 
 
 class UnsupportedDatabaseUrl(ValueError):
@@ -97,11 +99,33 @@ def _engine(url: URL, options: EngineOptions, schema_revision: str, **mode: Any)
         connect_args=_connect_args(url, options),
         **mode,
     )
-    require_revision(engine, schema_revision)
+    hold_to_revision(engine, schema_revision)
     if url.get_backend_name() == "sqlite":
         # After the revision check, so that a file that is not this service's is left alone.
         event.listen(engine, "connect", _write_ahead_log)
     return engine
+
+
+def hold_to_revision(engine: Engine, expected: str) -> None:
+    """Let `engine` open connections only to a database at the `expected` schema revision.
+
+    Checked once per new connection, so a pooled request pays nothing; a request on any other
+    schema (none yet, the replaced app's, an older one) is refused before it runs a statement.
+    """
+
+    def check(dbapi_connection: Any, _: object) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(REVISIONS.text)
+            revisions = [row[0] for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+        if revisions != [expected]:
+            # SQLAlchemy closes the connection and lets an error that is not the driver's pass
+            # through `engine.connect()` as it is: the request gets its 503.
+            raise SchemaNotCurrent(f"schema revision {revisions}, expected {expected}")
+
+    event.listen(engine, "connect", check)
 
 
 def _cursor_within_deadline(default_seconds: float) -> type[psycopg2.extensions.cursor]:

@@ -11,10 +11,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from users.adapters.sql.repository import StatementRunner
 from users.adapters.sql.tables import UtcDateTime, idempotency_keys
-from users.domain.idempotency import KeyRecord, Outcome, Refusal
+from users.domain.errors import Refusal
+from users.domain.idempotency import KeyRecord, Outcome
 from users.domain.model import Email, User
 
 _keys = idempotency_keys.c
+_REFUSALS = {refusal.kept_as: refusal for refusal in Refusal.__subclasses__()}
 _NOW = bindparam("now", type_=UtcDateTime)
 
 
@@ -112,7 +114,8 @@ def _record(row: Row[Any]) -> KeyRecord:
 
 def _encode(outcome: Outcome) -> str:
     if outcome.user is None:
-        return json.dumps({"refusal": outcome.refusal})
+        assert outcome.refusal is not None, "an outcome is a user or a refusal"
+        return json.dumps({"refusal": outcome.refusal.kept_as})
     user = outcome.user
     return json.dumps(
         {
@@ -132,7 +135,7 @@ def _encode(outcome: Outcome) -> str:
 def _decode(stored: str) -> Outcome:
     outcome = json.loads(stored)
     if "refusal" in outcome:
-        return Outcome(refusal=Refusal(outcome["refusal"]))
+        return Outcome(refusal=_REFUSALS[outcome["refusal"]])
     user = outcome["user"]
     return Outcome(
         user=User(

@@ -58,7 +58,8 @@ DELETE_IF_ALLOWED = DELETE.where(ALLOWED_VERSION)
 
 
 class StatementRunner(Protocol):
-    """Runs statements for a repository: the unit of work, which owns connection and transaction."""
+    """What a repository runs its statements on: its unit of work's connection, whose failures
+    are the domain's errors."""
 
     def execute(self, statement: Executable, values: dict[str, Any]) -> CursorResult[Any]: ...
 

@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from users.adapters.clock import system_clock
 from users.adapters.sql.adoption import find_legacy_table, put_back, take_out_legacy_users
+from users.adapters.sql.refusals import MigrationRefused
 
 _SCRIPTS = "users.adapters.sql:migrations"
 # Any constant will do: it keeps two services that start together from migrating at once.
@@ -27,7 +28,7 @@ _MIGRATION_LOCK = 7_203_441
 _SQLITE_TURN_SECONDS = 600
 
 
-class UnknownRevision(Exception):
+class UnknownRevision(MigrationRefused):
     """The database records a revision this build has no migration for (a newer build's)."""
 
 
@@ -39,6 +40,16 @@ class Migration:
     after: str
     adopted_users: int | None = None
     highest_adopted_id: int = 0
+
+    def __str__(self) -> str:
+        if self.adopted_users is not None:
+            return (
+                f"adopted the replaced app's users table ({self.adopted_users} users; "
+                f"new ids follow {self.highest_adopted_id})"
+            )
+        if self.before == self.after:
+            return "already up to date"
+        return f"migrated from {self.before or 'an empty database'}"
 
 
 def expected_revision() -> str:

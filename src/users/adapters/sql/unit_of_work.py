@@ -2,7 +2,7 @@
 
 from typing import Any, Self
 
-from sqlalchemy import CursorResult, Executable
+from sqlalchemy import Connection, CursorResult, Executable
 from sqlalchemy.exc import DBAPIError
 
 from users.adapters.sql.engine import Engines
@@ -27,26 +27,41 @@ class SqlAlchemyUnitOfWork:
 
     def __enter__(self) -> Self:
         with as_domain_errors:
-            self._connection = self._engine.connect()
-        self._untouched = True
-        self.users = SqlAlchemyUserRepository(self)
+            self.connection = UnitConnection(self._engine.connect(), read_only=self._read_only)
+        self.users = SqlAlchemyUserRepository(self.connection)
         return self
 
     @property
     def keys(self) -> SqlAlchemyKeyRecords:
         """Built when asked for: most requests bring no idempotency key."""
-        return SqlAlchemyKeyRecords(self, self._engine.dialect.name)
+        return SqlAlchemyKeyRecords(self.connection, self._engine.dialect.name)
 
     def __exit__(self, *_: object) -> None:
-        # Back to the pool, rolling back on the way whatever was not committed.
-        self._connection.close()
+        self.connection.close()
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+
+class UnitConnection:
+    """A unit of work's pooled connection, as its repositories run statements on it: a database
+    error becomes the domain's, and a read-only unit refuses every write."""
+
+    def __init__(self, connection: Connection, *, read_only: bool) -> None:
+        self._connection = connection
+        self._read_only = read_only
+        self._untouched = True
 
     def commit(self) -> None:
         with as_domain_errors:
             self._connection.commit()
 
+    def close(self) -> None:
+        """Back to the pool, rolling back on the way whatever was not committed."""
+        self._connection.close()
+
     def execute(self, statement: Executable, values: dict[str, Any]) -> CursorResult[Any]:
-        """Run one statement of the repository's; the domain's errors on failure."""
+        """Run one statement; the domain's errors on failure."""
         if self._read_only and statement.is_dml:
             raise WriteInReadOnlyUnit(str(statement))
         with as_domain_errors:

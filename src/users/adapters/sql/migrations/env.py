@@ -1,19 +1,20 @@
 """Alembic's entry point, for `users-api migrate` and for the `alembic` command alike.
 
 `users.adapters.sql.schema` hands over its connection; the `alembic` command (`alembic.ini` at
-the top of the checkout) gets one to the database that `USERS_DATABASE_URL` names.
+the top of the checkout) gets one to the database that `USERS_DATABASE_URL` names, and reads no
+other setting.
 """
 
 from logging.config import fileConfig
 
 from alembic import context
 from alembic.util import CommandError
-from sqlalchemy import Connection
+from sqlalchemy import URL, Connection
 
 from users.adapters.sql.adoption import ForeignSchema, find_legacy_table
 from users.adapters.sql.schema import current_revision, migration_connection
 from users.adapters.sql.tables import metadata
-from users.settings import Settings
+from users.settings import DatabaseSettings
 
 
 def run_migrations(connection: Connection) -> None:
@@ -41,6 +42,13 @@ def refuse_the_replaced_apps_table(connection: Connection) -> None:
         )
 
 
+def _database() -> URL:
+    settings = DatabaseSettings()
+    if settings.store_kind != "sql":
+        raise CommandError("USERS_DATABASE_URL names no SQL database: nothing to migrate")
+    return settings.database
+
+
 if context.is_offline_mode():
     raise CommandError("no --sql (offline) mode: migration 0002 computes keys from stored rows")
 if (handed_over := context.config.attributes.get("connection")) is not None:
@@ -48,6 +56,6 @@ if (handed_over := context.config.attributes.get("connection")) is not None:
 else:
     if context.config.config_file_name is not None:
         fileConfig(context.config.config_file_name, disable_existing_loggers=False)
-    with migration_connection(Settings().database) as owned:
+    with migration_connection(_database()) as owned:
         refuse_the_replaced_apps_table(owned)
         run_migrations(owned)

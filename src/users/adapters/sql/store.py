@@ -1,0 +1,100 @@
+"""A SQL database as the service runs it: two pools held to this build's schema revision, units
+of work on them, the readiness probe, and the migrations."""
+
+from collections.abc import Callable
+from functools import partial
+
+from sqlalchemy import URL
+from sqlalchemy.exc import DBAPIError
+
+from users.adapters.sql.engine import REVISIONS, EngineOptions, Engines, create_engines
+from users.adapters.sql.errors import SchemaNotCurrent
+from users.adapters.sql.refusals import MigrationRefused
+from users.adapters.sql.schema import expected_revision, migrate, revision_at
+from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from users.domain.errors import StoreUnavailable
+from users.domain.ports import StoreStatus, UnitOfWorkFactory
+
+
+class CannotMigrate(Exception):
+    """The schema could not be brought up to date; the message says why, in one line or a list."""
+
+
+class SqlStore:
+    """PostgreSQL or SQLite, at the URL it was opened on; every worker process opens its own."""
+
+    one_process_only = False
+
+    def __init__(self, url: URL, engines: Engines) -> None:
+        self._url = url
+        self._engines = engines
+        self._revision = expected_revision()
+        # Bound once: the use cases open a unit of work with it on every call.
+        self.unit_of_work: UnitOfWorkFactory = partial(SqlAlchemyUnitOfWork, engines)
+
+    @classmethod
+    def open(cls, url: URL, options: EngineOptions) -> "SqlStore":
+        """The store at `url`; no connection is made until one is needed."""
+        return cls(url, create_engines(url, options, expected_revision()))
+
+    def close(self) -> None:
+        self._engines.dispose()
+
+    def count_connections(self, change: Callable[[float], None]) -> None:
+        """Call `change(1)` as a request takes a pooled connection, `change(-1)` as it gives
+        it back."""
+        self._engines.count_checkouts(change)
+
+    def probe(self) -> StoreStatus:
+        """One query, through a unit of work as any request's (so a pooled connection that
+        died while idle is replaced, not reported)."""
+        try:
+            with SqlAlchemyUnitOfWork(self._engines, read_only=True) as unit:
+                revisions = list(unit.connection.execute(REVISIONS, {}).scalars())
+        except SchemaNotCurrent:
+            return StoreStatus.SCHEMA_OUT_OF_DATE
+        except (StoreUnavailable, DBAPIError):
+            # Whatever else the database answers (a permission refused, say), it cannot serve.
+            return StoreStatus.UNREACHABLE
+        if revisions != [self._revision]:
+            return StoreStatus.SCHEMA_OUT_OF_DATE
+        return StoreStatus.OK
+
+    def migrate(self) -> str:
+        """Bring the schema to this build's revision, adopting the replaced app's table on the
+        way; what was done, in one line. `CannotMigrate` if it cannot be, with nothing changed."""
+        try:
+            migration = migrate(self._url)
+        except DBAPIError as error:
+            raise CannotMigrate(
+                f"cannot migrate the database at {self._shown}: {_one_line(error)}"
+            ) from None
+        except MigrationRefused as refusal:
+            raise CannotMigrate(f"{self._shown}: {refusal}") from None
+        return f"database {self._shown} at schema revision {migration.after}: {migration}"
+
+    def check_schema(self) -> tuple[bool, str]:
+        """Whether the schema is this build's, without changing it, and what was found."""
+        try:
+            revision = revision_at(self._url)
+        except DBAPIError as error:
+            return False, f"database {self._shown} does not answer: {_one_line(error)}"
+        except MigrationRefused as refusal:
+            return False, f"database {self._shown}: {refusal}"
+        found = revision or "none of this service's"
+        where = f"database {self._shown} at schema revision {found}"
+        if revision == self._revision:
+            return True, f"{where}: not migrated (up to date)"
+        return False, (
+            f"{where}, not migrated; this build expects {self._revision}, so /health answers 503 "
+            "until `users-api migrate` runs"
+        )
+
+    @property
+    def _shown(self) -> str:
+        return self._url.render_as_string(hide_password=True)
+
+
+def _one_line(error: DBAPIError) -> str:
+    # psycopg2 adds hints on lines of their own ("\n\tIs the server running ...").
+    return " ".join(str(error.orig).split())

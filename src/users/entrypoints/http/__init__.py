@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI routes over the use cases, and the app that serves them."""

@@ -1,0 +1,117 @@
+"""The `/users` routes: each reads the request, calls one use case, and shapes its answer."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from users.domain.errors import (
+    EmailAlreadyRegistered,
+    RequestInProgress,
+    StoreUnavailable,
+    UserChanged,
+    UserNotFound,
+)
+from users.domain.model import User
+from users.entrypoints.http.conditional import etag, holds, precondition
+from users.entrypoints.http.dependencies import user_service
+from users.entrypoints.http.errors import BODY_TOO_LARGE, Responses, answers
+from users.entrypoints.http.headers import IDEMPOTENCY_KEY, IF_MATCH, IF_NONE_MATCH, reads
+from users.entrypoints.http.schemas import (
+    UserCreate,
+    UserId,
+    UserOut,
+    UserPageOut,
+    UserQuery,
+    UserUpdate,
+)
+
+_ETAG: dict[str, Any] = {
+    "ETag": {
+        "description": "The user's entity tag: strong, changes with every write",
+        "schema": {"type": "string"},
+    }
+}
+WITH_ETAG: Responses = {200: {"headers": _ETAG}}
+NOT_MODIFIED: Responses = {
+    304: {"description": "If-None-Match names the current entity tag; no body", "headers": _ETAG}
+}
+
+router = APIRouter(prefix="/users", responses=answers(StoreUnavailable))
+
+
+@router.post(
+    "/",
+    response_model=UserOut,
+    responses=WITH_ETAG | answers(EmailAlreadyRegistered, RequestInProgress, BODY_TOO_LARGE),
+    openapi_extra=reads(IDEMPOTENCY_KEY),
+)
+def register_user(user: UserCreate, request: Request, response: Response) -> UserOut:
+    """Register a user. An address already registered, in any letter case, is refused."""
+    key = IDEMPOTENCY_KEY.read(request)
+    registered = user_service(request).register(name=user.name, email=user.email, key=key)
+    return _tagged(registered, response)
+
+
+@router.get("/", response_model=UserPageOut)
+def list_users(query: Annotated[UserQuery, Query()], request: Request) -> UserPageOut:
+    """List users in id order, a page at a time, or find the one user with an address."""
+    users = user_service(request)
+    if query.email is None:
+        return UserPageOut.of(users.list_page(after=query.after, limit=query.limit))
+    found = users.find_by_email(email=query.email)
+    return UserPageOut(items=[] if found is None else [UserOut.of(found)], next_after=None)
+
+
+@router.get(
+    "/{user_id}",
+    response_model=UserOut,
+    responses=WITH_ETAG | NOT_MODIFIED | answers(UserNotFound, UserChanged),
+    openapi_extra=reads(IF_MATCH, IF_NONE_MATCH),
+)
+def get_user(user_id: UserId, request: Request, response: Response) -> UserOut | Response:
+    """Read one user."""
+    user = user_service(request).get(user_id=user_id)
+    # RFC 9110 §13.2.2: If-Match first (else 412), then If-None-Match (304 on a read).
+    if not holds(precondition(request, user_id, (IF_MATCH,)), user):
+        raise UserChanged(user_id)
+    if not holds(precondition(request, user_id, (IF_NONE_MATCH,)), user):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag(user))
+    return _tagged(user, response)
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserOut,
+    responses=WITH_ETAG
+    | answers(EmailAlreadyRegistered, UserNotFound, RequestInProgress, UserChanged, BODY_TOO_LARGE),
+    openapi_extra=reads(IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY),
+)
+def update_user(
+    user_id: UserId, changes: UserUpdate, request: Request, response: Response
+) -> UserOut:
+    """Change a user's name and/or email; an address another user has is refused."""
+    updated = user_service(request).update(
+        user_id=user_id,
+        name=changes.name,
+        email=changes.email,
+        precondition=precondition(request, user_id),
+        key=IDEMPOTENCY_KEY.read(request),
+    )
+    return _tagged(updated, response)
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=answers(UserNotFound, UserChanged),
+    openapi_extra=reads(IF_MATCH, IF_NONE_MATCH),
+)
+def delete_user(user_id: UserId, request: Request) -> None:
+    """Delete a user."""
+    user_service(request).delete(user_id=user_id, precondition=precondition(request, user_id))
+
+
+def _tagged(user: User, response: Response) -> UserOut:
+    response.headers.update(etag(user))
+    return UserOut.of(user)
