@@ -1,12 +1,15 @@
 """Helpers every test layer shares."""
 
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import httpx2
+import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
 from sqlalchemy import URL
@@ -116,3 +119,13 @@ def simultaneously(
             requests,
         )
         return [response.status_code for response in responses]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll `condition()` until true; the seconds it took. Fails the test after `timeout`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"{what}: not within {timeout}s")
+        time.sleep(0.02)
+    return time.monotonic() - started

@@ -29,8 +29,8 @@ class Store(Protocol):
         """Whether it can serve now: for readiness."""
         ...
 
-    def migrate(self) -> str:
-        """Bring the schema up to date; what was done, in one line."""
+    def migrate(self) -> tuple[bool, str]:
+        """Bring the schema up to date: whether it is, and what was done or why not."""
         ...
 
     def check_schema(self) -> tuple[bool, str]:

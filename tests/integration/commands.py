@@ -80,7 +80,7 @@ class Serving:
 
 @contextmanager
 def serving(
-    database_url: URL,
+    database_url: URL | str,
     port: int,
     workers: int = 1,
     flags: Sequence[str] = (),

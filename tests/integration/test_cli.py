@@ -136,6 +136,18 @@ def test_migrate_on_the_in_memory_store_says_there_is_nothing_to_migrate_in_one_
     )
 
 
+def test_serve_no_migrate_on_the_in_memory_store_says_there_is_nothing_to_migrate() -> None:
+    with serving(
+        "memory://", free_port(), flags=("--no-migrate",), USERS_SHUTDOWN_DRAIN_SECONDS="0"
+    ) as server:
+        health = httpx2.get(f"{server.url}/health")
+
+    assert (
+        "INFO users.startup - store memory://: users live in this process; nothing to migrate\n"
+    ) in server.log
+    assert health.status_code == 200
+
+
 def test_serving_an_unmigrated_database_warns_that_health_is_503_until_migrate_runs(
     empty_database: URL,
 ) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.pool import NullPool
 from tests.contracts.http import register
 from tests.integration.proxy import CuttableProxy
 from tests.postgres import throwaway_database
-from tests.support import Request, app_on, random_email, simultaneously
+from tests.support import Request, app_on, random_email, simultaneously, wait_until
 from users.adapters.sql.engine import EngineOptions
 from users.adapters.sql.schema import migrate
 from users.adapters.sql.store import SqlStore
@@ -155,10 +155,7 @@ def test_a_write_that_deadlocks_over_a_taken_address_gets_a_400_never_a_503(
 
 
 def until_a_statement_waits_on_a_lock(engine: Engine) -> None:
-    give_up = time.monotonic() + 10
-    while waiting_on_locks(engine) == 0:
-        assert time.monotonic() < give_up, "no statement came to wait on a lock"
-        time.sleep(0.01)
+    wait_until(lambda: waiting_on_locks(engine) > 0, 10, "a statement waiting on a lock")
 
 
 def test_a_request_that_gets_no_pooled_connection_in_time_is_a_503_to_retry(

@@ -3,7 +3,6 @@
 import os
 import signal
 import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -15,19 +14,9 @@ from sqlalchemy import URL, Engine, text
 from tests.contracts.http import register
 from tests.integration.commands import Serving, serving
 from tests.integration.test_faults import waiting_on_locks
-from tests.support import free_port
+from tests.support import free_port, wait_until
 
 IN_FLIGHT = 4
-
-
-def wait_until(condition: object, timeout: float, what: str) -> float:
-    """Poll `condition()` until true; the seconds it took."""
-    started = time.monotonic()
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"{what}: not within {timeout}s")
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 def get(url: str) -> httpx2.Response:

@@ -72,12 +72,17 @@ def run_sql(url: URL, statement: str, **values: object) -> list[tuple[object, ..
         engine.dispose()
 
 
-def alembic_command(url: URL, *args: str) -> subprocess.CompletedProcess[str]:
-    """The `alembic` command, run from the checkout as the README says, on `url`."""
+def alembic_command(
+    url: URL | str, *args: str, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    """The `alembic` command, run from the checkout as the docs say, on `url`, with `variables`
+    (USERS_*) set."""
+    if isinstance(url, URL):
+        url = url.render_as_string(hide_password=False)
     return subprocess.run(
         [ALEMBIC, *args],
         cwd=CHECKOUT,
-        env={**os.environ, "USERS_DATABASE_URL": url.render_as_string(hide_password=False)},
+        env={**os.environ, "USERS_DATABASE_URL": url, **variables},
         capture_output=True,
         text=True,
         timeout=60,
@@ -230,6 +235,22 @@ def test_the_alembic_command_upgrades_the_configured_database(empty_database: UR
 
     assert upgraded.returncode == 0, upgraded.stderr
     assert revision_at(empty_database) == expected_revision()
+
+
+def test_the_alembic_command_reads_no_setting_but_the_database_url(empty_database: URL) -> None:
+    upgraded = alembic_command(
+        empty_database, "upgrade", "head", USERS_API_TOKEN="", USERS_WORKERS="abc"
+    )
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert revision_at(empty_database) == expected_revision()
+
+
+def test_the_alembic_command_on_the_in_memory_store_is_refused_in_one_line() -> None:
+    refused = alembic_command("memory://", "upgrade", "head")
+
+    assert refused.returncode != 0
+    assert "FAILED: USERS_DATABASE_URL names no SQL database: nothing to migrate" in refused.stdout
 
 
 def test_autogenerate_finds_nothing_to_change_in_a_migrated_database(

@@ -6,8 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from tests.integration.test_faults import waiting_on_locks
-from tests.integration.test_lifecycle import wait_until
-from tests.support import random_email
+from tests.support import random_email, wait_until
 
 
 def test_a_retry_while_the_first_request_waits_is_409_and_the_first_still_lands(

@@ -220,8 +220,8 @@ class InMemoryStore:
 
     one_process_only = True
 
-    def __init__(self, database: InMemoryDatabase | None = None) -> None:
-        self.database = database or InMemoryDatabase()
+    def __init__(self) -> None:
+        self.database = InMemoryDatabase()
 
     def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.database, read_only=read_only)
@@ -230,11 +230,11 @@ class InMemoryStore:
         """It answers as long as the process does."""
         return StoreStatus.OK
 
-    def migrate(self) -> str:
-        return f"store {MEMORY_URL}: users live in this process; nothing to migrate"
+    def migrate(self) -> tuple[bool, str]:
+        return True, f"store {MEMORY_URL}: users live in this process; nothing to migrate"
 
     def check_schema(self) -> tuple[bool, str]:
-        return True, self.migrate()
+        return self.migrate()
 
     def count_connections(self, change: Callable[[float], None]) -> None:
         """No connections to count."""

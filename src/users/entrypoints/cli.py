@@ -8,7 +8,6 @@ import sys
 from dependency_injector import providers
 from pydantic import ValidationError
 
-from users.adapters.sql.store import CannotMigrate
 from users.container import Container, Store
 from users.entrypoints.server.logs import logging_config
 from users.entrypoints.server.serve import serve
@@ -77,10 +76,10 @@ def _refusal(field: object, message: str, flags: dict[str, object]) -> str:
 
 
 def _migrate(store: Store) -> None:
-    try:
-        log.info("%s", store.migrate())
-    except CannotMigrate as refusal:
-        sys.exit(f"users-api: {refusal}")
+    migrated, report = store.migrate()
+    if not migrated:
+        sys.exit(f"users-api: {report}")
+    log.info("%s", report)
 
 
 def _serve(settings: Settings, store: Store) -> None:

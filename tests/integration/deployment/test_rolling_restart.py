@@ -19,8 +19,7 @@ from sqlalchemy import URL, Engine, text
 from tests.contracts.http import register
 from tests.integration.commands import serving
 from tests.integration.deployment.conftest import DEPLOY, require, through, wait_for_port
-from tests.integration.test_lifecycle import wait_until
-from tests.support import free_port, random_email
+from tests.support import free_port, random_email, wait_until
 
 INSTANCES = ("a", "b")
 WORKERS = 2

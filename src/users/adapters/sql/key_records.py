@@ -16,6 +16,7 @@ from users.domain.idempotency import KeyRecord, Outcome
 from users.domain.model import Email, User
 
 _keys = idempotency_keys.c
+# Every refusal a write can end with, by the name its outcome is kept under.
 _REFUSALS = {refusal.kept_as: refusal for refusal in Refusal.__subclasses__()}
 _NOW = bindparam("now", type_=UtcDateTime)
 

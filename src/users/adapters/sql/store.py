@@ -16,10 +16,6 @@ from users.domain.errors import StoreUnavailable
 from users.domain.ports import StoreStatus, UnitOfWorkFactory
 
 
-class CannotMigrate(Exception):
-    """The schema could not be brought up to date; the message says why, in one line or a list."""
-
-
 class SqlStore:
     """PostgreSQL or SQLite, at the URL it was opened on; every worker process opens its own."""
 
@@ -60,18 +56,17 @@ class SqlStore:
             return StoreStatus.SCHEMA_OUT_OF_DATE
         return StoreStatus.OK
 
-    def migrate(self) -> str:
+    def migrate(self) -> tuple[bool, str]:
         """Bring the schema to this build's revision, adopting the replaced app's table on the
-        way; what was done, in one line. `CannotMigrate` if it cannot be, with nothing changed."""
+        way. Whether it is, and what was done, in one line; or why not (nothing changed), in
+        one line or a list of the rows in the way."""
         try:
             migration = migrate(self._url)
         except DBAPIError as error:
-            raise CannotMigrate(
-                f"cannot migrate the database at {self._shown}: {_one_line(error)}"
-            ) from None
+            return False, f"cannot migrate the database at {self._shown}: {_one_line(error)}"
         except MigrationRefused as refusal:
-            raise CannotMigrate(f"{self._shown}: {refusal}") from None
-        return f"database {self._shown} at schema revision {migration.after}: {migration}"
+            return False, f"{self._shown}: {refusal}"
+        return True, f"database {self._shown} at schema revision {migration.after}: {migration}"
 
     def check_schema(self) -> tuple[bool, str]:
         """Whether the schema is this build's, without changing it, and what was found."""

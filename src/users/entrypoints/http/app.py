@@ -1,4 +1,4 @@
-"""Builds the FastAPI application; nothing is built at import time."""
+"""Builds the FastAPI application, when asked: no app, settings or engine exists at import."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -42,7 +42,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     AppParts(container.user_service, container.store, drain).attach(app)
     guard = token_guard(settings.api_token)
     routing.include(app, users.router, dependencies=guard.dependencies, responses=guard.responses)
-    routing.include(app, health.router, dependencies=[], responses={})
+    routing.include(app, health.router)
     if metrics is not None:
         app.add_route("/metrics", metrics.scrape, include_in_schema=False)
     routing.answer_head_on_every_get(app)

@@ -24,10 +24,10 @@ from users.domain.errors import (
     UserChanged,
     UserNotFound,
 )
+from users.entrypoints.http.headers import IDEMPOTENCY_KEY
 from users.entrypoints.http.schemas import ErrorOut
 
 RETRY_AFTER_SECONDS = 1
-IDEMPOTENCY_KEY = "Idempotency-Key"
 Responses = dict[int | str, dict[str, Any]]
 """The `responses` of a route, as OpenAPI documents them."""
 
@@ -87,7 +87,7 @@ ANSWERS: dict[type[DomainError], ErrorAnswer] = {
         {
             "detail": [
                 invalid(
-                    ("header", IDEMPOTENCY_KEY),
+                    ("header", IDEMPOTENCY_KEY.name),
                     "idempotency_key_reused",
                     "this Idempotency-Key was sent with a different request",
                 )

@@ -25,10 +25,14 @@ class RequestHeader:
     description: str
     pattern: str | None = None
     _raw_name: bytes = field(init=False, repr=False)
+    _valid: re.Pattern[str] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Servers hand the ASGI app header names in lower case.
         object.__setattr__(self, "_raw_name", self.name.lower().encode("latin-1"))
+        object.__setattr__(
+            self, "_valid", None if self.pattern is None else re.compile(self.pattern)
+        )
 
     def read(self, request: Request) -> str | None:
         """The request's value, if it has one; sent on several lines, their values joined into
@@ -41,7 +45,7 @@ class RequestHeader:
         if not values:
             return None
         value = b", ".join(values).decode("latin-1")
-        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+        if self._valid is not None and not self._valid.fullmatch(value):
             raise self.invalid(
                 "string_pattern_mismatch", f"String should match pattern '{self.pattern}'"
             )

@@ -25,10 +25,10 @@ router = APIRouter(prefix="/health")
 def readiness(request: Request) -> Response:
     """Whether the service can serve users now: its database answers, with the schema
     this build expects."""
-    app = parts(request)
-    if app.drain.draining:
+    serving = parts(request)
+    if serving.drain.draining:
         return _unready("not checked", "Shutting down")
-    database = app.store().probe()
+    database = serving.store().probe()
     if database is StoreStatus.OK:
         return JSONResponse({"status": "ok", "database": database})
     return _unready(database, "Database unavailable")

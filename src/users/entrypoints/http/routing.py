@@ -8,6 +8,7 @@ which HTTP requires of every GET; and every HEAD route a GET passes on its way c
 """
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, params
@@ -28,8 +29,8 @@ def include(
     app: FastAPI,
     router: APIRouter,
     *,
-    dependencies: list[params.Depends],
-    responses: Responses,
+    dependencies: Sequence[params.Depends] = (),
+    responses: Responses | None = None,
 ) -> None:
     """`app.include_router(router, dependencies=…, responses=…)`, with the router's routes
     declared on the app itself."""
@@ -39,7 +40,7 @@ def include(
             app,
             route,
             dependencies=[*dependencies, *route.dependencies],
-            responses={**responses, **route.responses},
+            responses={**(responses or {}), **route.responses},
         )
 
 

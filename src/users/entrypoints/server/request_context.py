@@ -58,6 +58,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # A new list: responses built once and sent again and again keep theirs.
                 message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, raw_id)]
                 if self._drain.draining:
                     message["headers"].append((b"connection", b"close"))
