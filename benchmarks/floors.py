@@ -2,9 +2,10 @@
 
     python -m benchmarks.floors {framework,driver,sqlalchemy,transaction} --port N
 
-Each serves `GET /users/{id}` and `POST /users/` with the service's own request and response
-models, exactly as `users-api serve` serves the service (uvicorn, uvloop, httptools, `def`
-routes in a thread pool as large as the service's):
+Each serves `GET /users/{id}` and `POST /users/` as FastAPI's documentation teaches: `def`
+routes, a request model (a name and a pydantic `EmailStr`), a response model of the five
+fields; served exactly as `users-api serve` serves the service (uvicorn, uvloop, httptools,
+routes in a thread pool as large as the service's), with no middleware and no access log:
 - **framework**: no database; the answers are constants.
 - **driver**: one raw psycopg2 statement per request, on a per-thread autocommit connection.
 - **sqlalchemy**: the same statement through SQLAlchemy Core, called straight from the route:
@@ -26,11 +27,11 @@ from typing import Any
 import psycopg2
 from anyio import to_thread
 from fastapi import FastAPI
+from pydantic import BaseModel, EmailStr
 from sqlalchemy import Connection, Engine, bindparam, create_engine, insert, select
 
 from users.adapters.sql.engine import database_url
 from users.adapters.sql.tables import users_table
-from users.entrypoints.http.schemas import UserCreate, UserId, UserOut
 from users.entrypoints.server.serve import serve
 from users.settings import Settings
 
@@ -38,6 +39,20 @@ _MOMENT = datetime(2026, 11, 24, 15, 20, 11, 123456, tzinfo=UTC)
 _COLUMNS = "id, name, email, created_at, updated_at"
 # Given to the service and to every floor alike: threads a worker runs routes in.
 _THREADS = Settings.model_fields["concurrency"].default
+
+
+class UserCreate(BaseModel):
+    name: str
+    email: EmailStr
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    email: str
+    created_at: datetime
+    updated_at: datetime
+
 
 FindUser = Callable[[int], UserOut]
 AddUser = Callable[[UserCreate, datetime], int]
@@ -55,12 +70,10 @@ def _app(find: FindUser, add: AddUser) -> FastAPI:
     def register_user(user: UserCreate) -> UserOut:
         now = datetime.now(UTC)
         user_id = add(user, now)
-        return UserOut(
-            id=user_id, name=user.name, email=user.email.address, created_at=now, updated_at=now
-        )
+        return UserOut(id=user_id, name=user.name, email=user.email, created_at=now, updated_at=now)
 
     @app.get("/users/{user_id}", response_model=UserOut)
-    def get_user(user_id: UserId) -> UserOut:
+    def get_user(user_id: int) -> UserOut:
         return find(user_id)
 
     return app
@@ -102,7 +115,7 @@ def driver() -> FastAPI:
             rows.execute(
                 "INSERT INTO users (name, email, email_key, created_at, updated_at) "
                 "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                (user.name, user.email.address, user.email.key, now, now),
+                (user.name, user.email, user.email.lower(), now, now),
             )
             user_id: int = rows.fetchone()[0]
             return user_id
@@ -135,8 +148,8 @@ def _sqlalchemy(reads: Engine, writes: Callable[[], AbstractContextManager[Conne
     def add(user: UserCreate, now: datetime) -> int:
         values = {
             "name": user.name,
-            "email": user.email.address,
-            "email_key": user.email.key,
+            "email": user.email,
+            "email_key": user.email.lower(),
             "created_at": now,
             "updated_at": now,
         }

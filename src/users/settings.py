@@ -101,6 +101,11 @@ class Settings(DatabaseSettings):
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper_case)
     ] = "INFO"
 
+    @property
+    def logs_requests(self) -> bool:
+        """One access line per request is written at INFO: a higher level silences it."""
+        return self.log_level in ("DEBUG", "INFO")
+
     @field_validator("api_token")
     @classmethod
     def _token_can_be_sent(cls, token: SecretStr | None) -> SecretStr | None:

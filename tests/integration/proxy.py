@@ -1,16 +1,20 @@
-"""A TCP proxy to PostgreSQL that can be cut and restored."""
+"""A TCP proxy to PostgreSQL that can be cut and restored, and counts the queries sent."""
 
 import socket
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 
 from sqlalchemy import URL
 
 
 class CuttableProxy:
-    """Forwards 127.0.0.1:<port> to a PostgreSQL server until `cut()`, again after `restore()`."""
+    """Forwards 127.0.0.1:<port> to a PostgreSQL server until `cut()`, again after `restore()`;
+    `queries` counts the round trips clients made: the Query messages they sent (psycopg2 sends
+    every statement, and every `BEGIN` or `COMMIT`, as one)."""
 
     def __init__(self, server: URL) -> None:
+        self.queries = 0
         self._target = _address_of(server)
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -48,13 +52,49 @@ class CuttableProxy:
             upstream.connect(self._target[1])
             with self._lock:
                 self._sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            threading.Thread(
+                target=self._forward_queries, args=(client, upstream), daemon=True
+            ).start()
+            threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+
+    def _forward_queries(self, client: socket.socket, upstream: socket.socket) -> None:
+        def count(message_type: bytes) -> None:
+            if message_type == b"Q":
+                with self._lock:
+                    self.queries += 1
+
+        _pump(client, upstream, _Messages(count))
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+class _Messages:
+    """Reads the frontend's side of the protocol as it passes: a startup message (a length and
+    its body), then messages of a type byte, a length and a body; calls `seen` with each type."""
+
+    def __init__(self, seen: Callable[[bytes], None]) -> None:
+        self._seen = seen
+        self._buffer = b""
+        self._started = False
+
+    def __call__(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            header = 4 if not self._started else 5
+            if len(self._buffer) < header:
+                return
+            length = int.from_bytes(self._buffer[header - 4 : header]) + header - 4
+            if len(self._buffer) < length:
+                return
+            if self._started:
+                self._seen(self._buffer[:1])
+            self._buffer, self._started = self._buffer[length:], True
+
+
+def _pump(
+    source: socket.socket, sink: socket.socket, watch: Callable[[bytes], None] = lambda _: None
+) -> None:
     with suppress(OSError):
         while data := source.recv(65536):
+            watch(data)
             sink.sendall(data)
     with suppress(OSError):
         sink.shutdown(socket.SHUT_WR)

@@ -66,6 +66,9 @@ def test_sigterm_drains_then_lets_requests_in_flight_finish(
     assert sent_after.status_code == 200
     assert [answer.result().json() for answer in in_flight] == [user] * IN_FLIGHT
     assert exited in (0, -signal.SIGTERM)
+    # The requests that finished last are in the access log too: its last lines were written.
+    logged = [line for line in server.log.splitlines() if f"GET /users/{user['id']} 200 " in line]
+    assert len(logged) == IN_FLIGHT
 
 
 def test_a_second_sigterm_during_the_drain_stops_the_server_at_once(database_url: URL) -> None:

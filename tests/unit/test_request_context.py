@@ -33,24 +33,6 @@ def test_an_insane_request_id_is_replaced(client: TestClient, insane: bytes) -> 
     assert len(response.headers["x-request-id"]) == 32
 
 
-def test_each_request_is_logged_once_with_its_fields(
-    client: TestClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.INFO, logger="users.access"):
-        response = client.get("/users/424242?limit=3", headers={"X-Request-ID": "abc"})
-
-    [record] = [r for r in caplog.records if r.name == "users.access"]
-    assert record.getMessage().startswith("GET /users/424242 404 ")
-    assert (record.method, record.path, record.status, record.request_id) == (  # type: ignore[attr-defined]
-        "GET",
-        "/users/424242",
-        404,
-        "abc",
-    )
-    assert record.duration_ms >= 0  # type: ignore[attr-defined]
-    assert response.status_code == 404
-
-
 class CrashingService:
     def get(self, *, user_id: int) -> None:
         raise RuntimeError("boom: an internal detail")

@@ -13,6 +13,7 @@ from users.entrypoints.http import health, routing, users
 from users.entrypoints.http.dependencies import AppParts
 from users.entrypoints.http.errors import ANSWERS, BODY_TOO_LARGE, install_error_handlers
 from users.entrypoints.http.security import token_guard
+from users.entrypoints.server.access_log import AccessLog
 from users.entrypoints.server.admission import AdmissionMiddleware
 from users.entrypoints.server.body_limit import BodyLimitMiddleware
 from users.entrypoints.server.drain import Drain
@@ -31,13 +32,14 @@ def create_app(container: Container | None = None) -> FastAPI:
     settings = container.settings()
     drain = Drain(settings.shutdown_drain_seconds)
     metrics = Metrics() if settings.metrics else None
+    access_log = AccessLog(json_lines=settings.log_json) if settings.logs_requests else None
     # Swagger UI and ReDoc, their scripts served by the service itself: /docs needs no CDN.
     app = FastAPIOffline(
         title="Users API",
         version="1.0.0",
         description="Register, read, list, update and delete users. "
         "Email addresses are unique, whatever their letter case.",
-        lifespan=_lifespan(container, drain, metrics),
+        lifespan=_lifespan(container, drain, metrics, access_log),
     )
     AppParts(container.user_service, container.store, drain).attach(app)
     guard = token_guard(settings.api_token)
@@ -48,12 +50,12 @@ def create_app(container: Container | None = None) -> FastAPI:
     routing.answer_head_on_every_get(app)
     routing.try_the_api_first(app)
     install_error_handlers(app)
-    _add_middleware(app, settings, drain, metrics)
+    _add_middleware(app, settings, drain, metrics, access_log)
     return app
 
 
 def _lifespan(
-    container: Container, drain: Drain, metrics: Metrics | None
+    container: Container, drain: Drain, metrics: Metrics | None, access_log: AccessLog | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -64,16 +66,24 @@ def _lifespan(
         if metrics is not None:
             store.count_connections(metrics.connections_in_use.inc)
         drain.take_over_sigterm()
+        if access_log is not None:
+            access_log.open()
         yield
         container.shutdown_resources()
         if metrics is not None:
             metrics.close()
+        if access_log is not None:  # last: the lines of every request served
+            access_log.close()
 
     return lifespan
 
 
 def _add_middleware(
-    app: FastAPI, settings: Settings, drain: Drain, metrics: Metrics | None
+    app: FastAPI,
+    settings: Settings,
+    drain: Drain,
+    metrics: Metrics | None,
+    access_log: AccessLog | None,
 ) -> None:
     """Innermost first: admission, then the body limit, then the request id and access log
     around all of it."""
@@ -89,5 +99,8 @@ def _add_middleware(
         BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, too_large=BODY_TOO_LARGE.response()
     )
     app.add_middleware(
-        RequestContextMiddleware, drain=drain, observe=metrics.observe if metrics else None
+        RequestContextMiddleware,
+        drain=drain,
+        access_log=access_log,
+        observe=metrics.observe if metrics else None,
     )

@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel
 
 from users.domain.errors import (
     EmailAlreadyRegistered,
@@ -45,21 +46,21 @@ router = APIRouter(prefix="/users", responses=answers(StoreUnavailable))
     responses=WITH_ETAG | answers(EmailAlreadyRegistered, RequestInProgress, BODY_TOO_LARGE),
     openapi_extra=reads(IDEMPOTENCY_KEY),
 )
-def register_user(user: UserCreate, request: Request, response: Response) -> UserOut:
+def register_user(user: UserCreate, request: Request) -> Response:
     """Register a user. An address already registered, in any letter case, is refused."""
     key = IDEMPOTENCY_KEY.read(request)
     registered = user_service(request).register(name=user.name, email=user.email, key=key)
-    return _tagged(registered, response)
+    return _tagged(registered)
 
 
 @router.get("/", response_model=UserPageOut)
-def list_users(query: Annotated[UserQuery, Query()], request: Request) -> UserPageOut:
+def list_users(query: Annotated[UserQuery, Query()], request: Request) -> Response:
     """List users in id order, a page at a time, or find the one user with an address."""
     users = user_service(request)
     if query.email is None:
-        return UserPageOut.of(users.list_page(after=query.after, limit=query.limit))
+        return _json(UserPageOut.of(users.list_page(after=query.after, limit=query.limit)))
     found = users.find_by_email(email=query.email)
-    return UserPageOut(items=[] if found is None else [UserOut.of(found)], next_after=None)
+    return _json(UserPageOut(items=[] if found is None else [UserOut.of(found)], next_after=None))
 
 
 @router.get(
@@ -68,7 +69,7 @@ def list_users(query: Annotated[UserQuery, Query()], request: Request) -> UserPa
     responses=WITH_ETAG | NOT_MODIFIED | answers(UserNotFound, UserChanged),
     openapi_extra=reads(IF_MATCH, IF_NONE_MATCH),
 )
-def get_user(user_id: UserId, request: Request, response: Response) -> UserOut | Response:
+def get_user(user_id: UserId, request: Request) -> Response:
     """Read one user."""
     user = user_service(request).get(user_id=user_id)
     # RFC 9110 §13.2.2: If-Match first (else 412), then If-None-Match (304 on a read).
@@ -76,7 +77,7 @@ def get_user(user_id: UserId, request: Request, response: Response) -> UserOut |
         raise UserChanged(user_id)
     if not holds(precondition(request, user_id, (IF_NONE_MATCH,)), user):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag(user))
-    return _tagged(user, response)
+    return _tagged(user)
 
 
 @router.patch(
@@ -86,9 +87,7 @@ def get_user(user_id: UserId, request: Request, response: Response) -> UserOut |
     | answers(EmailAlreadyRegistered, UserNotFound, RequestInProgress, UserChanged, BODY_TOO_LARGE),
     openapi_extra=reads(IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY),
 )
-def update_user(
-    user_id: UserId, changes: UserUpdate, request: Request, response: Response
-) -> UserOut:
+def update_user(user_id: UserId, changes: UserUpdate, request: Request) -> Response:
     """Change a user's name and/or email; an address another user has is refused."""
     updated = user_service(request).update(
         user_id=user_id,
@@ -97,7 +96,7 @@ def update_user(
         precondition=precondition(request, user_id),
         key=IDEMPOTENCY_KEY.read(request),
     )
-    return _tagged(updated, response)
+    return _tagged(updated)
 
 
 @router.delete(
@@ -112,6 +111,17 @@ def delete_user(user_id: UserId, request: Request) -> None:
     user_service(request).delete(user_id=user_id, precondition=precondition(request, user_id))
 
 
-def _tagged(user: User, response: Response) -> UserOut:
-    response.headers.update(etag(user))
-    return UserOut.of(user)
+def _tagged(user: User) -> Response:
+    return _json(UserOut.of(user), etag(user))
+
+
+def _json(answer: BaseModel, headers: dict[str, str] | None = None) -> Response:
+    """`answer` as the JSON body of a 200, serialized once.
+
+    A seam for speed. From a route that returns a model, FastAPI 0.165 validates it against
+    the `response_model` once more, on a second trip through the thread pool for a `def`
+    route, then serializes it: 295,000 instructions a request, a fifth of a GET (`make
+    bench-instructions`). The answer is built from the same models, which validate as they
+    are built, so it holds to the documented schema all the same.
+    """
+    return Response(answer.model_dump_json(), media_type="application/json", headers=headers)

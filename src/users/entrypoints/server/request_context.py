@@ -11,13 +11,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from users.entrypoints.server.access_log import AccessLog
 from users.entrypoints.server.drain import Drain
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _INTERNAL_ERROR = JSONResponse({"detail": "Internal Server Error"}, 500)
 
-access_log = logging.getLogger("users.access")
 error_log = logging.getLogger("users.error")
 # The id of the request this task or thread serves; the thread pool copies it into routes.
 _serving: ContextVar[str] = ContextVar("request_id", default="-")
@@ -29,19 +29,21 @@ def current_request_id() -> str:
 
 
 class RequestContextMiddleware:
-    """Gives every response an `X-Request-ID`, logs it and counts it (`observe`); turns a crash
-    into a bare 500. While the process drains, every response closes its connection, so that
-    no client keeps one to a server about to stop listening."""
+    """Gives every response an `X-Request-ID`, logs it (`access_log`) and counts it (`observe`);
+    turns a crash into a bare 500. While the process drains, every response closes its
+    connection, so that no client keeps one to a server about to stop listening."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
         drain: Drain,
+        access_log: AccessLog | None = None,
         observe: Callable[[str, str, int, float], None] | None = None,
     ) -> None:
         self.app = app
         self._drain = drain
+        self._access_log = access_log
         self._observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,14 +81,8 @@ class RequestContextMiddleware:
         """Count the request, and write its access line."""
         if self._observe is not None:
             self._observe(scope["method"], _route_template(scope), status, seconds)
-        fields = {
-            "request_id": request_id,
-            "method": scope["method"],
-            "path": scope["path"],
-            "status": status,
-            "duration_ms": round(seconds * 1000, 3),
-        }
-        access_log.info("%(method)s %(path)s %(status)d %(duration_ms)sms", fields, extra=fields)
+        if self._access_log is not None:
+            self._access_log.write(request_id, scope["method"], scope["path"], status, seconds)
 
 
 def _route_template(scope: Scope) -> str:
