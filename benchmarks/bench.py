@@ -60,7 +60,7 @@ METRICS_BUDGET = 0.05
 # The budget this service keeps against the SQLAlchemy floor (throughput, p99), and what it
 # aims at against the driver floor.
 THROUGHPUT_TARGET = 0.9
-P99_TARGET = 1.5
+P99_TARGET = 1.2
 DRIVER_AIM = 0.75
 
 
