@@ -1,6 +1,6 @@
 """The composition root: which adapter serves each port, built from the settings."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Protocol
 
@@ -37,8 +37,8 @@ class Store(Protocol):
         """Whether the schema is this build's, and what was found, changing nothing."""
         ...
 
-    def count_connections(self, change: Callable[[float], None]) -> None:
-        """Call `change(1)` as a request takes a connection, `change(-1)` as it gives it back."""
+    def connections_in_use(self) -> int:
+        """How many of its connections requests hold now."""
         ...
 
     def close(self) -> None: ...

@@ -72,7 +72,7 @@ def test_each_request_is_logged_once_with_its_fields_as_a_json_line(
     assert line == {
         "level": "INFO",
         "logger": "users.access",
-        "message": f"GET /users/424242 404 {duration}ms",
+        "message": f"GET /users/424242 404 {duration:.3f}ms",
         "method": "GET",
         "path": "/users/424242",
         "status": 404,

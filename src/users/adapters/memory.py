@@ -236,8 +236,9 @@ class InMemoryStore:
     def check_schema(self) -> tuple[bool, str]:
         return self.migrate()
 
-    def count_connections(self, change: Callable[[float], None]) -> None:
-        """No connections to count."""
+    def connections_in_use(self) -> int:
+        """No connections: none in use."""
+        return 0
 
     def close(self) -> None:
         """Nothing to let go of."""

@@ -1,7 +1,6 @@
 """Database URLs as people paste them, and the engines the service reads and writes through,
 held to the schema revision this build was written for."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +8,7 @@ import psycopg2.extensions
 from psycopg2.sql import Composable
 from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from users import deadline
 from users.adapters.sql.errors import SchemaNotCurrent
@@ -72,11 +71,15 @@ class Engines:
         self.reads.dispose()
         self.writes.dispose()
 
-    def count_checkouts(self, change: Callable[[float], None]) -> None:
-        """Call `change(1)` as a connection leaves either pool and `change(-1)` as it returns."""
-        for engine in (self.reads, self.writes):
-            event.listen(engine.pool, "checkout", lambda *_: change(1))
-            event.listen(engine.pool, "checkin", lambda *_: change(-1))
+    def checked_out(self) -> int:
+        """Connections out of either pool now."""
+        return sum(_queue_pool(engine).checkedout() for engine in (self.reads, self.writes))
+
+
+def _queue_pool(engine: Engine) -> QueuePool:
+    pool = engine.pool
+    assert isinstance(pool, QueuePool), "create_engine gives a pool of pool_size a QueuePool"
+    return pool
 
 
 def create_engines(url: URL, options: EngineOptions, schema_revision: str) -> Engines:

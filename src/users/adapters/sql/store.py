@@ -1,7 +1,6 @@
 """A SQL database as the service runs it: two pools held to this build's schema revision, units
 of work on them, the readiness probe, and the migrations."""
 
-from collections.abc import Callable
 from functools import partial
 
 from sqlalchemy import URL
@@ -36,10 +35,9 @@ class SqlStore:
     def close(self) -> None:
         self._engines.dispose()
 
-    def count_connections(self, change: Callable[[float], None]) -> None:
-        """Call `change(1)` as a request takes a pooled connection, `change(-1)` as it gives
-        it back."""
-        self._engines.count_checkouts(change)
+    def connections_in_use(self) -> int:
+        """How many pooled connections requests hold now."""
+        return self._engines.checked_out()
 
     def probe(self) -> StoreStatus:
         """One query, through a unit of work as any request's (so a pooled connection that

@@ -1,7 +1,7 @@
 """Builds the FastAPI application, when asked: no app, settings or engine exists at import."""
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -63,17 +63,16 @@ def _lifespan(
         # no request ever waits for a connection while holding a thread.
         to_thread.current_default_thread_limiter().total_tokens = container.settings().concurrency
         store = container.store()  # opened before the first request, not racing in threads
-        if metrics is not None:
-            store.count_connections(metrics.connections_in_use.inc)
         drain.take_over_sigterm()
-        if access_log is not None:
-            access_log.open()
-        yield
-        container.shutdown_resources()
-        if metrics is not None:
-            metrics.close()
-        if access_log is not None:  # last: the lines of every request served
-            access_log.close()
+        async with AsyncExitStack() as stopping:  # what starts here stops in reverse order
+            if access_log is not None:  # stopped last: the lines of every request served
+                access_log.open()
+                stopping.callback(access_log.close)
+            stopping.callback(container.shutdown_resources)
+            if metrics is not None:
+                stopping.callback(metrics.close)
+                await stopping.enter_async_context(metrics.sampling_pools(store.connections_in_use))
+            yield
 
     return lifespan
 
