@@ -50,6 +50,7 @@ WARM_UP = 50
 USERS = 1_000
 SERVICE = "service"
 FLOOR = "SQLAlchemy floor"
+IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
 _TOTAL = re.compile(r"^summary: (\d+)$", re.MULTILINE)
 
 
@@ -67,8 +68,21 @@ def _without(middleware: type) -> ASGIApp:
 
 
 def _without_statement_timeout() -> ASGIApp:
-    """The service with psycopg2's own cursor, which sends each statement without a prefix."""
-    engine._cursor_within_deadline = lambda *_, **__: psycopg2.extensions.cursor
+    """The service with cursors that send each statement without the timeout's prefix (a
+    write's `BEGIN` still travels with its first statement)."""
+
+    def cursor_class(
+        _seconds: float, *, transactions: bool = False
+    ) -> type[psycopg2.extensions.cursor]:
+        class WithoutTimeout(psycopg2.extensions.cursor):
+            def execute(self, query: Any, vars: Any = None) -> None:
+                if transactions and self.connection.get_transaction_status() == IDLE:
+                    query = (b"BEGIN; " if isinstance(query, bytes) else "BEGIN; ") + query
+                super().execute(query, vars)
+
+        return WithoutTimeout
+
+    engine.__dict__["_cursor_within_deadline"] = cursor_class
     return _service()
 
 
@@ -85,9 +99,8 @@ VARIANTS: dict[str, Callable[[], ASGIApp]] = {
     "no metrics": lambda: _service(metrics=False),
     "no admission": lambda: _without(AdmissionMiddleware),
     "no body limit": lambda: _without(BodyLimitMiddleware),
-    "no request context (ids, access log, request metrics)": lambda: _without(
-        RequestContextMiddleware
-    ),
+    # Request ids, and with them the access log and the request metrics.
+    "no request context": lambda: _without(RequestContextMiddleware),
     "no statement timeout": _without_statement_timeout,
     "no entity tags": _without_entity_tags,
 }
