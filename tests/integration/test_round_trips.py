@@ -1,11 +1,14 @@
-"""What a request costs in round trips to PostgreSQL: a read one, a write's transaction two."""
+"""What a request costs in round trips to PostgreSQL: a read one, a write's transaction two,
+its `BEGIN` riding with the first statement; and a write stays one transaction all the same."""
 
 from fastapi.testclient import TestClient
-from sqlalchemy import URL
+from sqlalchemy import URL, text
 
 from tests.contracts.http import register
 from tests.integration.proxy import CuttableProxy
-from tests.support import app_on
+from tests.support import app_on, random_email
+from users.adapters.sql.engine import EngineOptions, create_engines
+from users.adapters.sql.schema import expected_revision
 
 
 def test_a_read_is_one_round_trip_and_a_registration_two(
@@ -27,3 +30,23 @@ def test_a_read_is_one_round_trip_and_a_registration_two(
     assert refused.status_code == 400
     # BEGIN goes with the INSERT, then COMMIT (or, when the address is taken, ROLLBACK).
     assert (read, registration, refusal) == (1, 2, 2)
+
+
+def test_statements_sent_as_one_batch_are_still_one_transaction(database_url: URL) -> None:
+    # psycopg2 runs `executemany` in C, past the cursor that sends BEGIN with a statement.
+    writes = create_engines(database_url, EngineOptions(), expected_revision()).writes
+    connection = writes.raw_connection()
+    cursor = connection.cursor()
+    cursor.executemany(
+        "INSERT INTO users (name, email, email_key, created_at, updated_at) "
+        "VALUES (%s, %s, %s, now(), now())",
+        [("Batch", address, address) for address in (random_email(), random_email())],
+    )
+    cursor.close()
+    connection.rollback()
+    connection.close()
+
+    with writes.connect() as check:
+        kept = check.execute(text("SELECT count(*) FROM users WHERE name = 'Batch'")).scalar()
+    writes.dispose()
+    assert kept == 0

@@ -179,3 +179,21 @@ def test_lines_beyond_what_can_wait_are_dropped_and_counted(
     assert [record.getMessage() for record in caplog.records] == [
         "2 access lines dropped: the log was not read fast enough"
     ]
+
+
+def test_lines_that_cannot_be_written_are_counted_as_dropped(
+    pipe: tuple[int, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    stand_in = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(stand_in, pipe[0])  # the pipe's only reader is gone: writing to it fails
+    os.close(stand_in)
+    log = AccessLog(json_lines=False, output=pipe[1])
+    for number in range(3):
+        log.write(f"id-{number}", "GET", "/users/1", 200, 0.002)
+
+    with caplog.at_level(logging.WARNING, logger="users.access"):
+        log.open()
+        log.close()
+
+    [warning] = [record.getMessage() for record in caplog.records]
+    assert warning.startswith("3 access lines dropped: ")

@@ -126,7 +126,8 @@ def hold_to_revision(engine: Engine, expected: str) -> None:
             revisions = [row[0] for row in cursor.fetchall()]
         finally:
             cursor.close()
-            dbapi_connection.rollback()  # a connection that works in transactions opened one
+            if isinstance(dbapi_connection, InlineBeginConnection):
+                dbapi_connection.rollback()  # the check opened a transaction: end it
         if revisions != [expected]:
             # SQLAlchemy closes the connection and lets an error that is not the driver's pass
             # through `engine.connect()` as it is: the request gets its 503.
@@ -189,6 +190,13 @@ def _cursor_within_deadline(
             super().execute(
                 prefix.encode() + query if isinstance(query, bytes) else prefix + query, vars
             )
+
+        def executemany(self, query: str | bytes | Composable, vars_list: Any) -> None:
+            # psycopg2 runs these statements in C, past `execute` above: no `BEGIN` would
+            # ride with them, so a transaction is opened first, at the cost of a round trip.
+            if transactions and self.connection.get_transaction_status() == _IDLE:
+                super().execute("BEGIN")
+            super().executemany(query, vars_list)
 
     return CursorWithinDeadline
 

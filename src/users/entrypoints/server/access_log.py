@@ -28,6 +28,7 @@ _ATOMIC_BYTES = select.PIPE_BUF
 # While the log's reader is stuck, lines wait in memory, up to this many; later ones are
 # counted and dropped rather than let the process grow without bound or stall requests.
 MAX_WAITING_LINES = 100_000
+CLOSE_TIMEOUT_SECONDS = 5.0
 # "000" to "999": a look-up is a tenth of what formatting `:03d` costs, twice a line.
 _THREE_DIGITS = tuple(f"{number:03d}" for number in range(1000))
 
@@ -46,6 +47,8 @@ class AccessLog:
 
     def open(self) -> None:
         """Start writing (again, for an app served once more, as tests do)."""
+        if self._writer is not None and self._writer.is_alive():
+            return
         self._closing.clear()
         self._writer = threading.Thread(target=self._write_batches, name="access-log", daemon=True)
         self._writer.start()
@@ -56,7 +59,7 @@ class AccessLog:
             self._dropped += 1
             return
         if not path.isprintable():  # a line never breaks in two, whatever the path holds
-            path = path.encode("unicode_escape").decode("ascii")
+            path = _escaped(path, self._json_lines)
         # Whole microseconds: rounding a float to 3 places costs more than the rest of the line.
         microseconds = int(seconds * 1_000_000)
         milliseconds = f"{microseconds // 1000}.{_THREE_DIGITS[microseconds % 1000]}"
@@ -82,10 +85,11 @@ class AccessLog:
         self._waiting.append(line)
 
     def close(self) -> None:
-        """Write every line still waiting, and stop the writer."""
+        """Write every line still waiting, and stop the writer; give up after
+        CLOSE_TIMEOUT_SECONDS if nothing reads the log, rather than never stop."""
         self._closing.set()
         if self._writer is not None:
-            self._writer.join()
+            self._writer.join(CLOSE_TIMEOUT_SECONDS)
 
     def _write_batches(self) -> None:
         while not self._closing.wait(FLUSH_SECONDS):
@@ -98,11 +102,22 @@ class AccessLog:
         if self._dropped:
             dropped, self._dropped = self._dropped, 0
             log.warning("%d access lines dropped: the log was not read fast enough", dropped)
-        try:
-            for chunk in _whole_lines(lines, _ATOMIC_BYTES):
+        chunks = _whole_lines(lines, _ATOMIC_BYTES)
+        for number, chunk in enumerate(chunks):
+            try:
                 _write_all(self._output, chunk)
-        except OSError:
-            pass  # nowhere to log that the log cannot be written
+            except OSError as error:  # a closed log, or one that takes no more (non-blocking)
+                unwritten = sum(rest.count(b"\n") for rest in chunks[number:])
+                log.warning("%d access lines dropped: %s", unwritten, error)
+                return
+
+
+def _escaped(path: str, json_lines: bool) -> str:
+    """`path` with what would break a text line escaped (`\\n`, `\\x1b`), or, in JSON, where
+    orjson escapes those itself, only what UTF-8 cannot hold (a lone surrogate)."""
+    if json_lines:
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
+    return path.encode("unicode_escape").decode("ascii")
 
 
 def _whole_lines(lines: list[bytes], limit: int) -> list[bytes]:

@@ -3,11 +3,10 @@
 The access line, one per request, takes the same two forms without `logging` (`access_log.py`).
 """
 
+import json
 import logging
 import traceback
 from typing import Any
-
-import orjson
 
 from users.entrypoints.server.request_context import current_request_id
 
@@ -35,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             line["request_id"] = request_id
         if record.exc_info:
             line["traceback"] = "".join(traceback.format_exception(*record.exc_info))
-        return orjson.dumps(line, default=str).decode()
+        return json.dumps(line, default=str)
 
 
 def logging_config(*, json_lines: bool, level: str = "INFO") -> dict[str, Any]:
