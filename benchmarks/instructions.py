@@ -82,7 +82,7 @@ def _without_statement_timeout() -> ASGIApp:
 
         return WithoutTimeout
 
-    engine.__dict__["_cursor_within_deadline"] = cursor_class
+    engine.__dict__["cursor_within_deadline"] = cursor_class  # as the engines use it
     return _service()
 
 

@@ -5,16 +5,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg2.extensions
-from psycopg2.sql import Composable
 from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
-from users import deadline
+from users.adapters.sql.driver import InlineBeginConnection, cursor_within_deadline
 from users.adapters.sql.errors import SchemaNotCurrent
 
 # SQLAlchemy 2.1 reads a bare "postgresql://" as psycopg 3; this service ships psycopg2.
-_IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
 REVISIONS = text("SELECT version_num FROM alembic_version")
 
@@ -38,7 +36,7 @@ def database_url(raw: str) -> URL:
             "use postgresql+psycopg2://… or sqlite:///…"
         ) from None
     if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg2":
-        # The statement timeout rides on psycopg2's cursor (below).
+        # The statement timeout and the inline BEGIN ride on psycopg2 (`driver.py`).
         raise UnsupportedDatabaseUrl(
             f"{url.drivername!r}: this service reaches PostgreSQL through psycopg2 only; "
             "use postgresql+psycopg2://…"
@@ -136,71 +134,6 @@ def hold_to_revision(engine: Engine, expected: str) -> None:
     event.listen(engine, "connect", check)
 
 
-class InlineBeginConnection(psycopg2.extensions.connection):
-    """A connection whose transactions cost one round trip fewer than psycopg2's own.
-
-    Out of autocommit, psycopg2 sends `BEGIN` alone, a round trip before a transaction's first
-    statement. This connection is in autocommit, and its cursor (below) sends `BEGIN` in the
-    same query string as the first statement whenever no transaction is open, as psycopg2
-    would have; `commit()` and `rollback()` send `COMMIT` and `ROLLBACK` when one is (in
-    autocommit psycopg2's own do nothing). A registration: two round trips, not three.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.autocommit = True
-
-    def commit(self) -> None:
-        self._end_transaction("COMMIT")
-
-    def rollback(self) -> None:
-        self._end_transaction("ROLLBACK")
-
-    def _end_transaction(self, command: str) -> None:
-        if self.closed or self.get_transaction_status() == _IDLE:
-            return
-        with psycopg2.extensions.cursor(self) as cursor:  # no deadline prefix: it is not a query
-            cursor.execute(command)
-
-
-def _cursor_within_deadline(
-    default_seconds: float, *, transactions: bool
-) -> type[psycopg2.extensions.cursor]:
-    """A cursor whose every statement may run for what is left of its request's deadline, and
-    (with `transactions`, on an `InlineBeginConnection`) opens a transaction if none is open.
-
-    The timeout is sent with the statement, in the same query string, so it costs no round
-    trip and holds through PgBouncer's transaction pooling, where a setting made at connect
-    time (a startup `options`, a session `SET`) would not reach the next transaction's server.
-    A cursor, not a SQLAlchemy event: any engine event puts every connection, transaction and
-    statement on SQLAlchemy's event path, which cost 10 % of a read's instructions (callgrind).
-    """
-
-    class CursorWithinDeadline(psycopg2.extensions.cursor):
-        def execute(self, query: str | bytes | Composable, vars: Any = None) -> None:
-            if isinstance(query, Composable):
-                query = query.as_string(self)
-            left = deadline.seconds_left()
-            # Zero would mean no timeout at all: a deadline already passed gets a millisecond.
-            milliseconds = max(1, int((default_seconds if left is None else left) * 1000))
-            prefix = f"SET LOCAL statement_timeout = {milliseconds}; "
-            if transactions and self.connection.get_transaction_status() == _IDLE:
-                prefix = "BEGIN; " + prefix
-            # psycopg2's batch helpers pass statements they have already bound, as bytes.
-            super().execute(
-                prefix.encode() + query if isinstance(query, bytes) else prefix + query, vars
-            )
-
-        def executemany(self, query: str | bytes | Composable, vars_list: Any) -> None:
-            # psycopg2 runs these statements in C, past `execute` above: no `BEGIN` would
-            # ride with them, so a transaction is opened first, at the cost of a round trip.
-            if transactions and self.connection.get_transaction_status() == _IDLE:
-                super().execute("BEGIN")
-            super().executemany(query, vars_list)
-
-    return CursorWithinDeadline
-
-
 def _connect_args(url: URL, options: EngineOptions, *, transactions: bool) -> dict[str, object]:
     if url.get_backend_name() == "sqlite":
         return {"check_same_thread": False, "timeout": options.timeout_seconds}
@@ -208,7 +141,7 @@ def _connect_args(url: URL, options: EngineOptions, *, transactions: bool) -> di
         "connection_factory": (
             InlineBeginConnection if transactions else psycopg2.extensions.connection
         ),
-        "cursor_factory": _cursor_within_deadline(
+        "cursor_factory": cursor_within_deadline(
             options.timeout_seconds, transactions=transactions
         ),
         "connect_timeout": options.connect_timeout_seconds,
