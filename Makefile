@@ -11,11 +11,14 @@ run: $(VENV)/.runtime
 
 test: lint test-unit fuzz test-integration
 
+# Style, types, the import contracts, and the schema steps that would stall traffic or break a
+# build still serving (docs/schema-changes.md).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m tools.lint_migrations src/users/adapters/sql/migrations/versions tests/integration/later_build
 
 # The loop to run after every edit: the domain and the API on the in-memory fake, in seconds.
 # It has no Hypothesis test, so it skips the plugins that import Hypothesis (about 2 s).

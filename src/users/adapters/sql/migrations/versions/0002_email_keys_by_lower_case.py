@@ -22,6 +22,7 @@ revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
 
 # Only the columns a re-keying touches, so that later revisions may add others.
 _users = table("users", column("id"), column("email"), column("email_key"))
