@@ -17,9 +17,9 @@ from sqlalchemy.pool import NullPool
 from tests.support import free_port
 from users.adapters.sql.engine import EngineOptions, Engines, create_engines
 from users.adapters.sql.engine import database_url as parsed_url
-from users.adapters.sql.schema import expected_revision, migrate
+from users.adapters.sql.schema import build_schema, migrate
 from users.adapters.sql.store import SqlStore
-from users.adapters.sql.tables import metadata
+from users.adapters.sql.tables import idempotency_keys, serving_builds, users_table
 
 SERVER_VARIABLE = "USERS_TEST_DATABASE_URL"
 HOW_TO_PROVIDE = f"""No PostgreSQL found. Provide one of:
@@ -173,18 +173,18 @@ def _session_engine(database_url: URL) -> Iterator[Engine]:
 
 @pytest.fixture
 def engine(_session_engine: Engine) -> Iterator[Engine]:
-    """An engine on this run's database, for tests whose data really commits; every table is
-    emptied after the test."""
+    """An engine on this run's database, for tests whose data really commits; the data is
+    emptied after the test (the schema's own records, `schema_steps`, stay)."""
     yield _session_engine
     with _session_engine.connect() as connection:
-        for table in reversed(metadata.sorted_tables):
+        for table in (users_table, idempotency_keys, serving_builds):
             connection.execute(table.delete())
 
 
 @pytest.fixture(scope="session")
 def engines(database_url: URL) -> Iterator[Engines]:
     """The service's own engines on this run's database, shared by the tests."""
-    engines = create_engines(database_url, EngineOptions(), expected_revision())
+    engines = create_engines(database_url, EngineOptions(), build_schema())
     yield engines
     engines.dispose()
 
@@ -193,4 +193,4 @@ def engines(database_url: URL) -> Iterator[Engines]:
 def sql_store(database_url: URL, engines: Engines) -> SqlStore:
     """The store of the service on this run's database, on the shared engines: what an app
     under test serves with (`app_on(sql_store)`)."""
-    return SqlStore(database_url, engines)
+    return SqlStore(database_url, EngineOptions(), engines)

@@ -1,6 +1,7 @@
 """The composition root: which adapter serves each port, built from the settings."""
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Protocol
 
@@ -9,6 +10,7 @@ from dependency_injector import containers, providers
 from users.adapters.clock import system_clock
 from users.adapters.memory import InMemoryStore
 from users.adapters.sql.engine import EngineOptions
+from users.adapters.sql.schema import MigrationOptions
 from users.adapters.sql.store import SqlStore
 from users.domain.ports import StoreStatus, UnitOfWork
 from users.domain.services import UserService
@@ -29,8 +31,13 @@ class Store(Protocol):
         """Whether it can serve now: for readiness."""
         ...
 
-    def migrate(self) -> tuple[bool, str]:
-        """Bring the schema up to date: whether it is, and what was done or why not."""
+    def serving(self) -> AbstractContextManager[None]:
+        """While in it, the store knows this process serves: for `migrate --contract`."""
+        ...
+
+    def migrate(self, *, contract: bool = False) -> tuple[bool, str]:
+        """Apply the schema's expand steps (and contract steps with `contract`): whether it is
+        done, and what was done or why not."""
         ...
 
     def check_schema(self) -> tuple[bool, str]:
@@ -51,7 +58,12 @@ def open_sql_store(settings: Settings) -> Iterator[SqlStore]:
         timeout_seconds=settings.request_timeout_seconds,
         connect_timeout_seconds=settings.connect_timeout_seconds,
     )
-    store = SqlStore.open(settings.database, options)
+    migrations = MigrationOptions(
+        connect_timeout_seconds=settings.connect_timeout_seconds,
+        lock_timeout_seconds=settings.migration_lock_timeout_seconds,
+        wait_seconds=settings.migration_wait_seconds,
+    )
+    store = SqlStore.open(settings.database, options, migrations)
     yield store
     store.close()
 

@@ -77,7 +77,27 @@ class Settings(DatabaseSettings):
         description="how long the answer to a write sent with an Idempotency-Key is kept for "
         "its retries",
     )
-    connect_timeout_seconds: int = Field(2, ge=2)
+    connect_timeout_seconds: int = Field(
+        2,
+        ge=2,
+        le=3600,
+        description="how long connecting to the database may take, at start and for a request",
+    )
+    migration_lock_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=600,
+        allow_inf_nan=False,
+        description="how long a migration step waits for a table's lock, while requests queue "
+        "behind it, before it gives way and tries again",
+    )
+    migration_wait_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="how long a migration waits for another service's migration to end",
+    )
     shutdown_drain_seconds: float = Field(
         3.0,
         ge=0,

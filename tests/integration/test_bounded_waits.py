@@ -1,14 +1,20 @@
-"""No request waits longer than the request timeout, however many pile up on a stalled table."""
+"""No request waits longer than the request timeout, however many pile up on a stalled table;
+no command waits without bound on a database that does not answer."""
 
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx2
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import URL, Engine, text
+from sqlalchemy import URL, Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.contracts.http import register
+from tests.integration.commands import users_api
 from tests.metrics import Samples, scrape
 from tests.support import app_on
 
@@ -56,3 +62,45 @@ def wait_for_metrics(client: httpx2.Client, condition: Callable[[Samples], bool]
     while not condition(samples := scrape(client)):
         assert time.monotonic() < deadline, samples
     return samples
+
+
+@contextmanager
+def stalled_server() -> Iterator[str]:
+    """A database address that accepts TCP connections and never answers: a stalled server,
+    or a half-open firewall."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
+        yield f"postgresql+psycopg2://users@127.0.0.1:{listener.getsockname()[1]}/users"
+
+
+@pytest.mark.parametrize("command", [("migrate",), ("serve", "--port", "0")])
+def test_migrate_and_serve_give_up_on_a_server_that_never_answers_after_the_connect_timeout(
+    command: tuple[str, ...],
+) -> None:
+    with stalled_server() as url:
+        started = time.monotonic()
+        refused = users_api(*command, database_url=url, USERS_CONNECT_TIMEOUT_SECONDS="2")
+        elapsed = time.monotonic() - started
+
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1].endswith("failed: timeout expired")
+    assert elapsed < 2 + SLACK_SECONDS + 1  # and the command's own start
+
+
+def test_a_migration_waits_for_another_ones_lock_for_a_bounded_time(database_url: URL) -> None:
+    with create_engine(database_url, poolclass=NullPool).connect() as other_migration:
+        other_migration.execute(text("SELECT pg_advisory_xact_lock(7203441)"))
+        refused = users_api("migrate", database_url=database_url, USERS_MIGRATION_WAIT_SECONDS="1")
+
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+    assert "another service's migration has held the migration lock for 1 s" in refused.stderr
+
+
+def test_a_request_that_opens_a_connection_waits_for_it_no_longer_than_its_deadline() -> None:
+    with stalled_server() as url:
+        app = app_on(url, request_timeout_seconds=3, connect_timeout_seconds=60)
+        with TestClient(app) as client:
+            answer, seconds = timed_get(client, "/users/1")
+
+    assert (answer.status_code, answer.json()) == (503, {"detail": "Database unavailable"})
+    assert seconds < 3 + SLACK_SECONDS

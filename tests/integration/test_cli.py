@@ -241,7 +241,8 @@ def test_serving_a_database_migrated_by_a_newer_build_says_to_serve_that_build(
 
     assert (
         "the database is at schema revision '0999', which this build does not know "
-        f"(its last is {expected_revision()!r}): serve the build that migrated it"
+        f"(its last is {expected_revision()!r}) and does not follow: serve the build that "
+        "migrated it"
     ) in server.log
     assert "until `users-api migrate` runs" not in server.log
     assert (health.status_code, health.json()["database"]) == (503, "schema out of date")

@@ -33,7 +33,7 @@ ALEMBIC = str(Path(sys.executable).parent / "alembic")
 
 def alembic(url: URL, action: Callable[[Config, str], None], revision: str) -> None:
     """Run an Alembic command on `url` as `users-api migrate` runs them: one transaction."""
-    with migration_connection(url) as connection:
+    with migration_connection(url) as connection, connection.begin():
         action(alembic_config(connection), revision)
 
 
@@ -94,7 +94,13 @@ def test_migrating_an_empty_database_creates_the_schema(empty_database: URL) -> 
     migration = migrate(empty_database)
 
     assert (migration.before, migration.after) == (None, expected_revision())
-    assert tables_of(empty_database) == {"alembic_version", "users", "idempotency_keys"}
+    assert tables_of(empty_database) == {
+        "alembic_version",
+        "users",
+        "idempotency_keys",
+        "schema_steps",
+        "serving_builds",
+    }
 
 
 def test_the_tables_match_the_migrations(empty_database: URL) -> None:

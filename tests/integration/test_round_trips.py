@@ -2,22 +2,29 @@
 its `BEGIN` riding with the first statement; and a write stays one transaction all the same."""
 
 from fastapi.testclient import TestClient
-from sqlalchemy import URL, text
+from sqlalchemy import URL, Engine, text
 
 from tests.contracts.http import register
 from tests.integration.proxy import CuttableProxy
-from tests.support import app_on, random_email
+from tests.support import app_on, random_email, wait_until
 from users.adapters.sql.engine import EngineOptions, create_engines
-from users.adapters.sql.schema import expected_revision
+from users.adapters.sql.schema import build_schema
+
+
+def serving_processes(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM serving_builds")).scalar_one())
 
 
 def test_a_read_is_one_round_trip_and_a_registration_two(
-    server_url: URL, database_url: URL
+    server_url: URL, database_url: URL, engine: Engine
 ) -> None:
     proxy = CuttableProxy(server_url)
     with TestClient(app_on(proxy.url_for(database_url))) as client:
         user = register(client)  # each pool opens its connection first
         client.get(f"/users/{user['id']}")
+        # The process has said it serves (its next word is 5 s away): no query but the test's.
+        wait_until(lambda: serving_processes(engine) > 0, 5, "the process's presence")
 
         sent = proxy.queries
         client.get(f"/users/{user['id']}")
@@ -34,7 +41,7 @@ def test_a_read_is_one_round_trip_and_a_registration_two(
 
 def test_statements_sent_as_one_batch_are_still_one_transaction(database_url: URL) -> None:
     # psycopg2 runs `executemany` in C, past the cursor that sends BEGIN with a statement.
-    writes = create_engines(database_url, EngineOptions(), expected_revision()).writes
+    writes = create_engines(database_url, EngineOptions(), build_schema()).writes
     connection = writes.raw_connection()
     cursor = connection.cursor()
     cursor.executemany(

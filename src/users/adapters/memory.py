@@ -3,6 +3,7 @@
 import bisect
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
@@ -230,7 +231,11 @@ class InMemoryStore:
         """It answers as long as the process does."""
         return StoreStatus.OK
 
-    def migrate(self) -> tuple[bool, str]:
+    def serving(self) -> AbstractContextManager[None]:
+        """No other process shares it: nobody to tell."""
+        return nullcontext()
+
+    def migrate(self, *, contract: bool = False) -> tuple[bool, str]:  # noqa: ARG002
         return True, f"store {MEMORY_URL}: users live in this process; nothing to migrate"
 
     def check_schema(self) -> tuple[bool, str]:

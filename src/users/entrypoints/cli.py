@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     store = container.store()
     try:
         if arguments.command == "migrate":
-            _migrate(store)
+            _migrate(store, contract=arguments.contract)
         else:
             _serve(settings, store)
     finally:
@@ -44,10 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not migrate first (USERS_MIGRATE_ON_START)"
     )
-    commands.add_parser(
+    migrate = commands.add_parser(
         "migrate",
-        help="bring the database schema up to date (adopting the replaced app's users table), "
-        "then exit",
+        help="apply the schema's pending expand steps (adopting the replaced app's users "
+        "table), then exit",
+    )
+    migrate.add_argument(
+        "--contract",
+        action="store_true",
+        help="apply the contract steps too, which builds before this one cannot serve on: "
+        "refused while they are seen serving (docs/schema-changes.md)",
     )
     return parser
 
@@ -75,8 +81,8 @@ def _refusal(field: object, message: str, flags: dict[str, object]) -> str:
     return f"users-api: {source}: {message}"
 
 
-def _migrate(store: Store) -> None:
-    migrated, report = store.migrate()
+def _migrate(store: Store, *, contract: bool = False) -> None:
+    migrated, report = store.migrate(contract=contract)
     if not migrated:
         sys.exit(f"users-api: {report}")
     log.info("%s", report)

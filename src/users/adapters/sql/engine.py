@@ -1,20 +1,25 @@
 """Database URLs as people paste them, and the engines the service reads and writes through,
-held to the schema revision this build was written for."""
+held to the schemas this build serves on."""
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg2.extensions
-from sqlalchemy import URL, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from users import deadline
 from users.adapters.sql.driver import InlineBeginConnection, cursor_within_deadline
 from users.adapters.sql.errors import SchemaNotCurrent
+from users.adapters.sql.steps import BuildSchema, SchemaRefused
 
 # SQLAlchemy 2.1 reads a bare "postgresql://" as psycopg 3; this service ships psycopg2.
 _DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2"}
-REVISIONS = text("SELECT version_num FROM alembic_version")
+REVISIONS = "SELECT version_num FROM alembic_version"
+RECORDED_STEPS = "SELECT revision, phase FROM schema_steps"
 
 
 class UnsupportedDatabaseUrl(ValueError):
@@ -74,23 +79,35 @@ class Engines:
         return sum(_queue_pool(engine).checkedout() for engine in (self.reads, self.writes))
 
 
+def create_bookkeeping_engine(url: URL, options: EngineOptions) -> Engine:
+    """One connection for the service's own records (`presence.py`), outside the requests'
+    pools so that it never takes one of their connections; at any schema."""
+    return create_engine(
+        url,
+        pool_size=1,
+        max_overflow=0,
+        pool_pre_ping=True,
+        pool_timeout=options.timeout_seconds,
+        hide_parameters=True,
+        connect_args=_connect_args(url, options, transactions=True),
+    )
+
+
 def _queue_pool(engine: Engine) -> QueuePool:
     pool = engine.pool
     assert isinstance(pool, QueuePool), "create_engine gives a pool of pool_size a QueuePool"
     return pool
 
 
-def create_engines(url: URL, options: EngineOptions, schema_revision: str) -> Engines:
-    """Both pools, for a database at `schema_revision`."""
+def create_engines(url: URL, options: EngineOptions, schema: BuildSchema) -> Engines:
+    """Both pools, for a database this build serves on."""
     return Engines(
-        reads=_engine(url, options, schema_revision, transactions=False),
-        writes=_engine(url, options, schema_revision, transactions=True),
+        reads=_engine(url, options, schema, transactions=False),
+        writes=_engine(url, options, schema, transactions=True),
     )
 
 
-def _engine(
-    url: URL, options: EngineOptions, schema_revision: str, *, transactions: bool
-) -> Engine:
+def _engine(url: URL, options: EngineOptions, schema: BuildSchema, *, transactions: bool) -> Engine:
     engine = create_engine(
         url,
         pool_size=options.pool_size,
@@ -103,35 +120,64 @@ def _engine(
         connect_args=_connect_args(url, options, transactions=transactions),
         **({} if transactions else {"isolation_level": "AUTOCOMMIT"}),
     )
-    hold_to_revision(engine, schema_revision)
+    hold_to_schema(engine, schema)
     if url.get_backend_name() == "sqlite":
         # After the revision check, so that a file that is not this service's is left alone.
         event.listen(engine, "connect", _write_ahead_log)
+    else:
+        event.listen(engine, "do_connect", _connect_within_deadline)
     return engine
 
 
-def hold_to_revision(engine: Engine, expected: str) -> None:
-    """Let `engine` open connections only to a database at the `expected` schema revision.
+# libpq counts a connect timeout in whole seconds, and reads anything less than 2 as 2.
+_SHORTEST_CONNECT_TIMEOUT = 2
+
+
+def _connect_within_deadline(
+    _dialect: object, _record: object, _arguments: object, parameters: dict[str, Any]
+) -> None:
+    """A request that opens a connection waits for it no longer than its deadline has left
+    (2 s at least: libpq's floor), if that is shorter than the connect timeout."""
+    if (left := deadline.seconds_left()) is not None:
+        parameters["connect_timeout"] = min(
+            parameters["connect_timeout"], max(_SHORTEST_CONNECT_TIMEOUT, math.floor(left))
+        )
+
+
+def hold_to_schema(engine: Engine, schema: BuildSchema) -> None:
+    """Let `engine` open connections only to a database this build serves on (`steps.py`).
 
     Checked once per new connection, so a pooled request pays nothing; a request on any other
-    schema (none yet, the replaced app's, an older one) is refused before it runs a statement.
+    schema (none yet, the replaced app's, an older one, past a contract step) is refused before
+    it runs a statement.
     """
 
     def check(dbapi_connection: Any, _: object) -> None:
         cursor = dbapi_connection.cursor()
+
+        def fetch(sql: str) -> list[Any]:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+
         try:
-            cursor.execute(REVISIONS.text)
-            revisions = [row[0] for row in cursor.fetchall()]
+            refuse_unservable(schema, fetch)
+        except SchemaRefused as refused:
+            # SQLAlchemy closes the connection and lets an error that is not the driver's pass
+            # through `engine.connect()` as it is: the request gets its 503.
+            raise SchemaNotCurrent(str(refused)) from None
         finally:
             cursor.close()
             if isinstance(dbapi_connection, InlineBeginConnection):
                 dbapi_connection.rollback()  # the check opened a transaction: end it
-        if revisions != [expected]:
-            # SQLAlchemy closes the connection and lets an error that is not the driver's pass
-            # through `engine.connect()` as it is: the request gets its 503.
-            raise SchemaNotCurrent(f"schema revision {revisions}, expected {expected}")
 
     event.listen(engine, "connect", check)
+
+
+def refuse_unservable(schema: BuildSchema, fetch: Callable[[str], Sequence[Any]]) -> None:
+    """Refuse (`SchemaRefused`) a database this build cannot serve on, read by `fetch` (the
+    rows a query returns)."""
+    revisions = [row[0] for row in fetch(REVISIONS)]
+    schema.serves_on(revisions, lambda: {row[0]: row[1] for row in fetch(RECORDED_STEPS)})
 
 
 def _connect_args(url: URL, options: EngineOptions, *, transactions: bool) -> dict[str, object]:

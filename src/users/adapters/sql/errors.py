@@ -2,12 +2,19 @@
 
 from types import TracebackType
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    StatementError,
+    TimeoutError,
+)
 
 from users.adapters.sql.tables import EMAIL_KEY_CONSTRAINT
 from users.domain.errors import DomainError, EmailAlreadyRegistered, StoreUnavailable
 
 _DEADLOCK_DETECTED = "40P01"
+_LOCK_NOT_AVAILABLE = "55P03"
 # read_only_sql_transaction: a standby (after a failover, say), or a database set read-only.
 _READ_ONLY = "25006"
 # undefined_table, undefined_column: the database has no schema of ours, or an older one.
@@ -22,6 +29,10 @@ class SchemaNotCurrent(StoreUnavailable):
 
 def domain_error(error: BaseException) -> DomainError | None:
     """The domain's error for a database error: a taken email, or a store that cannot serve."""
+    if isinstance(error, StatementError) and isinstance(error.orig, DomainError):
+        # Raised while a statement ran: the revision check of a connection that replaced a
+        # dead one, which SQLAlchemy wraps.
+        return error.orig
     if isinstance(error, IntegrityError) and violates_email_key(error):
         return EmailAlreadyRegistered()
     if isinstance(error, DBAPIError):
@@ -79,6 +90,11 @@ def violates_email_key(error: IntegrityError) -> bool:
 def is_deadlock(error: DBAPIError) -> bool:
     """PostgreSQL aborted this transaction to break a cycle of waits."""
     return _sqlstate(error) == _DEADLOCK_DETECTED
+
+
+def is_lock_not_available(error: DBAPIError) -> bool:
+    """A statement gave up waiting for a lock (`lock_timeout`)."""
+    return _sqlstate(error) == _LOCK_NOT_AVAILABLE
 
 
 def is_unreachable(error: DBAPIError) -> bool:

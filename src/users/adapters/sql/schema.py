@@ -1,31 +1,67 @@
 """The schema: owned by the Alembic migrations in this package, which `migrate` applies.
 
-A database holding the replaced app's `users` table is adopted on the way, in the same
-transaction: on PostgreSQL, and on SQLite too (its DDL is transactional once pysqlite stops
-managing transactions itself), the database ends migrated or exactly as it was.
+On PostgreSQL a database that serves is migrated one step at a time, each step in a transaction
+of its own under a short `lock_timeout`: a step that cannot get its lock gives way to the
+traffic queueing behind it, and the run is tried again a few times before it gives up. A
+database with no schema of ours (empty, or holding the replaced app's `users` table, adopted on
+the way) is migrated in one transaction, since nothing serves on it yet: it ends migrated or
+exactly as it was. So is every SQLite database: any write locks the whole file anyway.
+
+Contract steps run only when asked (`contract=True`), and not while a build that does not know
+them is seen serving.
 """
 
-from collections.abc import Iterator
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Connection, create_engine, event, text
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.script import Script, ScriptDirectory
+from sqlalchemy import (
+    URL,
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from users.adapters.clock import system_clock
 from users.adapters.sql.adoption import find_legacy_table, put_back, take_out_legacy_users
+from users.adapters.sql.engine import refuse_unservable
+from users.adapters.sql.errors import is_lock_not_available
+from users.adapters.sql.presence import PRESENCE_EXPIRY
 from users.adapters.sql.refusals import MigrationRefused
+from users.adapters.sql.steps import PHASES, BuildSchema, Phase, SchemaRefused, Step
+from users.adapters.sql.tables import schema_steps, serving_builds
 
 _SCRIPTS = "users.adapters.sql:migrations"
 # Any constant will do: it keeps two services that start together from migrating at once.
 _MIGRATION_LOCK = 7_203_441
-# How long a migration waits for another's write lock on SQLite (its default is 5 s).
-_SQLITE_TURN_SECONDS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationOptions:
+    """How long a migration waits, and for what."""
+
+    connect_timeout_seconds: int = 2
+    # How long a step waits for a table's lock while requests queue behind it.
+    lock_timeout_seconds: float = 2.0
+    # How many times a run that could not get a lock is tried, waiting longer each time.
+    attempts: int = 5
+    # How long to wait for another service's migration to end.
+    wait_seconds: float = 60.0
 
 
 class UnknownRevision(MigrationRefused):
@@ -34,12 +70,14 @@ class UnknownRevision(MigrationRefused):
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """What `migrate` found and left: revisions before and after, and any users it adopted."""
+    """What `migrate` found and left: revisions before and after, any users it adopted, and
+    the steps it left for `migrate --contract`."""
 
     before: str | None
-    after: str
+    after: str | None
     adopted_users: int | None = None
     highest_adopted_id: int = 0
+    held_back: Sequence[str] = ()
 
     def __str__(self) -> str:
         if self.adopted_users is not None:
@@ -47,44 +85,143 @@ class Migration:
                 f"adopted the replaced app's users table ({self.adopted_users} users; "
                 f"new ids follow {self.highest_adopted_id})"
             )
-        if self.before == self.after:
-            return "already up to date"
-        return f"migrated from {self.before or 'an empty database'}"
+        done = (
+            "already up to date"
+            if self.before == self.after
+            else f"migrated from {self.before or 'an empty database'}"
+        )
+        if not self.held_back:
+            return done
+        return (
+            f"{done}; contract steps {', '.join(self.held_back)} wait for "
+            "`users-api migrate --contract`, once every instance serves this build"
+        )
+
+
+@cache
+def build_schema() -> BuildSchema:
+    """The steps this build ships, oldest first, each with its phase."""
+    scripts = reversed(list(_scripts().walk_revisions()))
+    return BuildSchema(tuple(Step(script.revision, _phase(script)) for script in scripts))
 
 
 def expected_revision() -> str:
-    """The revision this build's code is written for: its last migration's."""
-    head = _scripts().get_current_head()
-    assert head is not None, "the package ships its migrations"
-    return head
+    """Where `migrate --contract` leaves the database: this build's last step."""
+    return build_schema().head
 
 
-def migrate(url: URL) -> Migration:
-    """Bring the database at `url` to `expected_revision()`, adopting the replaced app's table."""
-    with migration_connection(url) as connection:
+def migrate(
+    url: URL, options: MigrationOptions | None = None, *, contract: bool = False
+) -> Migration:
+    """Apply this build's pending expand steps to the database at `url` (and its contract steps
+    too with `contract`), adopting the replaced app's table."""
+    options = options or MigrationOptions()
+    for attempt in range(1, options.attempts + 1):
+        try:
+            return _migrate_once(url, options, contract=contract)
+        except OperationalError as error:
+            if not is_lock_not_available(error):
+                raise
+            if attempt == options.attempts:
+                raise MigrationRefused(
+                    f"a step waited {options.lock_timeout_seconds:g} s for a lock {attempt} "
+                    "times and gave way to traffic each time (a long transaction holds the "
+                    "table?); the steps before it are applied, the rest are not: migrate again"
+                ) from None
+        time.sleep(min(0.5 * 2 ** (attempt - 1), 8))
+    raise AssertionError("attempts is at least 1")
+
+
+def _migrate_once(url: URL, options: MigrationOptions, *, contract: bool) -> Migration:
+    with migration_connection(url, options) as connection:
         before = current_revision(connection)
-        _refuse_unknown(before)
-        legacy = None
-        if before is None and find_legacy_table(connection):
-            legacy = take_out_legacy_users(connection, adopted_at=system_clock())
-        command.upgrade(alembic_config(connection), "head")
-        if legacy is None:
-            return Migration(before, expected_revision())
+        if before is None:
+            return _create(connection)
+        if _is_later_than_this_build(connection, before):
+            return Migration(before, before)
+        steps, held_back = _pending(build_schema().after(before), contract=contract)
+        if any(step.phase == "contract" for step in steps):
+            _refuse_contract_while_older_builds_serve(connection, steps)
+        if connection.dialect.name == "postgresql":
+            connection.commit()  # from here, each step commits on its own
+        if steps:
+            command.upgrade(alembic_config(connection), steps[-1].revision)
+        connection.commit()
+        after = steps[-1].revision if steps else before
+        return Migration(before, after, held_back=[step.revision for step in held_back])
+
+
+def _create(connection: Connection) -> Migration:
+    """Every step, in the connection's one transaction, adopting the replaced app's table."""
+    legacy = None
+    if find_legacy_table(connection):
+        legacy = take_out_legacy_users(connection, adopted_at=system_clock())
+    command.upgrade(alembic_config(connection), "head")
+    if legacy is not None:
         put_back(connection, legacy)
-        return Migration(None, expected_revision(), len(legacy.rows), legacy.highest_id)
+    connection.commit()
+    if legacy is None:
+        return Migration(None, expected_revision())
+    return Migration(None, expected_revision(), len(legacy.rows), legacy.highest_id)
 
 
-def revision_at(url: URL) -> str | None:
-    """The schema revision of the database at `url`; `None` if it has none of this service's.
-    A revision this build does not know is refused (`UnknownRevision`), as `migrate` does."""
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            revision = current_revision(connection)
-    finally:
-        engine.dispose()
-    _refuse_unknown(revision)
-    return revision
+def _pending(steps: Sequence[Step], *, contract: bool) -> tuple[Sequence[Step], Sequence[Step]]:
+    """The steps to apply now, and those held back until `--contract`."""
+    if contract:
+        return steps, ()
+    phases = [step.phase for step in steps]
+    first_contract = phases.index("contract") if "contract" in phases else len(steps)
+    return steps[:first_contract], steps[first_contract:]
+
+
+def _refuse_contract_while_older_builds_serve(
+    connection: Connection, steps: Sequence[Step]
+) -> None:
+    first = next(step.revision for step in steps if step.phase == "contract")
+    known = [step.revision for step in build_schema().steps]
+    older = known[: known.index(first)]
+    seen_since = system_clock() - PRESENCE_EXPIRY
+    serving = connection.execute(
+        select(serving_builds.c.build, serving_builds.c.instance).where(
+            serving_builds.c.seen_at > seen_since
+        )
+    ).all()
+    if blocking := sorted({row.instance for row in serving if row.build in older}):
+        raise MigrationRefused(
+            f"contract step {first} removes what builds before it need, and "
+            f"{len(blocking)} such processes still serve ({', '.join(blocking[:3])}"
+            f"{', …' if len(blocking) > 3 else ''}; seen in the last "
+            f"{PRESENCE_EXPIRY.seconds} s): replace them with this build, then migrate again"
+        )
+
+
+def record_step(
+    ctx: MigrationContext,
+    step: MigrationInfo,
+    heads: Collection[Any],  # noqa: ARG001
+    run_args: Mapping[str, Any],  # noqa: ARG001
+) -> None:
+    """Alembic's `on_version_apply`: keep `schema_steps` in line with the applied steps, in the
+    step's own transaction (from migration 0004, which creates the table, on)."""
+    connection = ctx.connection
+    assert connection is not None, "migrations run online"
+    if not inspect(connection).has_table(schema_steps.name):
+        return
+    revision = step.up_revision_id
+    assert revision is not None, "every step of this history has a revision"
+    if not step.is_upgrade:
+        connection.execute(delete(schema_steps).where(schema_steps.c.revision == revision))
+        return
+    recorded = set(connection.execute(select(schema_steps.c.revision)).scalars())
+    steps = build_schema().steps
+    upto = [s.revision for s in steps].index(revision) + 1
+    applied = [s for s in steps[:upto] if s.revision not in recorded]
+    if applied:
+        now = system_clock()
+        connection.execute(
+            insert(schema_steps),
+            [{"revision": s.revision, "phase": s.phase, "applied_at": now} for s in applied],
+        )
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -107,29 +244,78 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 @contextmanager
-def migration_connection(url: URL) -> Iterator[Connection]:
-    """A connection in one transaction, committed at the end, alone among migrating services."""
-    sqlite = url.get_backend_name() == "sqlite"
-    # Another service migrating holds the lock: wait for it, as for PostgreSQL's advisory lock.
-    engine = create_engine(
-        url, poolclass=NullPool, connect_args={"timeout": _SQLITE_TURN_SECONDS} if sqlite else {}
-    )
-    if sqlite:
+def migration_connection(url: URL, options: MigrationOptions | None = None) -> Iterator[Connection]:
+    """A connection alone among migrating services; the caller commits.
+
+    On PostgreSQL a second connection holds the advisory lock in a transaction for the whole
+    run (through PgBouncer too), so that the steps may commit one by one; every transaction on
+    the first runs under `lock_timeout`. On SQLite each transaction takes the write lock at
+    BEGIN, and waits for it as for the advisory lock.
+    """
+    options = options or MigrationOptions()
+    engine = _migration_engine(url, options)
+    try:
+        with _alone(engine, options), engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def _migration_engine(url: URL, options: MigrationOptions) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url, poolclass=NullPool, connect_args={"timeout": options.wait_seconds}
+        )
         # pysqlite would commit before DDL; SQLAlchemy's documented recipe lets it through
         # in the transaction. IMMEDIATE takes the write lock at once: migrations take turns.
         event.listen(engine, "connect", _sqlite_leaves_transactions_to_us)
         event.listen(
             engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE")
         )
-    try:
-        with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
-                )
-            yield connection
-    finally:
-        engine.dispose()
+        return engine
+    engine = create_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={
+            "connect_timeout": options.connect_timeout_seconds,
+            "application_name": "users migrate",
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 2,
+        },
+    )
+    lock_timeout = f"SET LOCAL lock_timeout = '{round(options.lock_timeout_seconds * 1000)}ms'"
+
+    def bounded_locks(connection: Connection) -> None:
+        # Not in Alembic's autocommit blocks (CREATE INDEX CONCURRENTLY), which have no
+        # transaction to set it in, and whose lock lets reads and writes through.
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql(lock_timeout)
+
+    event.listen(engine, "begin", bounded_locks)
+    return engine
+
+
+@contextmanager
+def _alone(engine: Engine, options: MigrationOptions) -> Iterator[None]:
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as holder:
+        holder.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(options.wait_seconds * 1000)}ms'")
+        try:
+            holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        except OperationalError as error:
+            if not is_lock_not_available(error):
+                raise
+            raise MigrationRefused(
+                f"another service's migration has held the migration lock for "
+                f"{options.wait_seconds:g} s (USERS_MIGRATION_WAIT_SECONDS): try again once "
+                "it has ended"
+            ) from None
+        yield
+        holder.rollback()
 
 
 @cache
@@ -137,13 +323,42 @@ def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
 
 
-def _refuse_unknown(revision: str | None) -> None:
-    known = {script.revision for script in _scripts().walk_revisions()}
-    if revision is not None and revision not in known:
+def _phase(script: Script) -> Phase:
+    phase = getattr(script.module, "phase", None)
+    if phase not in PHASES:
+        raise ValueError(f"migration {script.revision} declares no phase {PHASES}: {phase!r}")
+    return cast(Phase, phase)
+
+
+def _is_later_than_this_build(connection: Connection, revision: str) -> bool:
+    """Whether `revision` is a later build's that this one serves on (its expand steps);
+    refused if this build cannot serve on it."""
+    if revision in {step.revision for step in build_schema().steps}:
+        return False
+    try:
+        if not inspect(connection).has_table(schema_steps.name):
+            build_schema().serves_on([revision], dict)  # no step recorded: none follows
+        refuse_unservable(build_schema(), lambda sql: connection.exec_driver_sql(sql).all())
+    except SchemaRefused as refused:
         raise UnknownRevision(
-            f"the database is at schema revision {revision!r}, which this build does not know "
-            f"(its last is {expected_revision()!r}): serve the build that migrated it"
-        )
+            f"the database is at {refused}: serve the build that migrated it"
+        ) from None
+    return True
+
+
+def revision_at(url: URL, options: MigrationOptions | None = None) -> str | None:
+    """The schema revision of the database at `url`; `None` if it has none of this service's.
+    A later revision this build cannot serve on is refused (`UnknownRevision`), as `migrate`
+    refuses it."""
+    engine = _migration_engine(url, options or MigrationOptions())
+    try:
+        with engine.connect() as connection:
+            revision = current_revision(connection)
+            if revision is not None:
+                _is_later_than_this_build(connection, revision)
+            return revision
+    finally:
+        engine.dispose()
 
 
 def _sqlite_leaves_transactions_to_us(dbapi_connection: object, _: object) -> None:

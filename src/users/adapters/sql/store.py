@@ -1,15 +1,30 @@
 """A SQL database as the service runs it: two pools held to this build's schema revision, units
 of work on them, the readiness probe, and the migrations."""
 
+from contextlib import AbstractContextManager
 from functools import partial
 
-from sqlalchemy import URL
+from sqlalchemy import URL, text
 from sqlalchemy.exc import DBAPIError
 
-from users.adapters.sql.engine import REVISIONS, EngineOptions, Engines, create_engines
+from users.adapters.sql.engine import (
+    EngineOptions,
+    Engines,
+    create_bookkeeping_engine,
+    create_engines,
+    refuse_unservable,
+)
 from users.adapters.sql.errors import SchemaNotCurrent
+from users.adapters.sql.presence import present
 from users.adapters.sql.refusals import MigrationRefused
-from users.adapters.sql.schema import expected_revision, migrate, revision_at
+from users.adapters.sql.schema import (
+    MigrationOptions,
+    build_schema,
+    expected_revision,
+    migrate,
+    revision_at,
+)
+from users.adapters.sql.steps import SchemaRefused
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from users.domain.errors import StoreUnavailable
 from users.domain.ports import StoreStatus, UnitOfWorkFactory
@@ -20,17 +35,30 @@ class SqlStore:
 
     one_process_only = False
 
-    def __init__(self, url: URL, engines: Engines) -> None:
+    def __init__(
+        self,
+        url: URL,
+        options: EngineOptions,
+        engines: Engines,
+        migrations: MigrationOptions | None = None,
+    ) -> None:
         self._url = url
+        self._options = options
         self._engines = engines
-        self._revision = expected_revision()
+        self._migrations = migrations or MigrationOptions()
         # Bound once: the use cases open a unit of work with it on every call.
         self.unit_of_work: UnitOfWorkFactory = partial(SqlAlchemyUnitOfWork, engines)
 
     @classmethod
-    def open(cls, url: URL, options: EngineOptions) -> "SqlStore":
+    def open(
+        cls, url: URL, options: EngineOptions, migrations: MigrationOptions | None = None
+    ) -> "SqlStore":
         """The store at `url`; no connection is made until one is needed."""
-        return cls(url, create_engines(url, options, expected_revision()))
+        return cls(url, options, create_engines(url, options, build_schema()), migrations)
+
+    def serving(self) -> AbstractContextManager[None]:
+        """While in it, the database knows this process serves this build (`presence.py`)."""
+        return present(create_bookkeeping_engine(self._url, self._options), expected_revision())
 
     def close(self) -> None:
         self._engines.dispose()
@@ -44,22 +72,22 @@ class SqlStore:
         died while idle is replaced, not reported)."""
         try:
             with SqlAlchemyUnitOfWork(self._engines, read_only=True) as unit:
-                revisions = list(unit.connection.execute(REVISIONS, {}).scalars())
-        except SchemaNotCurrent:
+                refuse_unservable(
+                    build_schema(), lambda sql: unit.connection.execute(text(sql), {}).all()
+                )
+        except (SchemaNotCurrent, SchemaRefused):
             return StoreStatus.SCHEMA_OUT_OF_DATE
         except (StoreUnavailable, DBAPIError):
             # Whatever else the database answers (a permission refused, say), it cannot serve.
             return StoreStatus.UNREACHABLE
-        if revisions != [self._revision]:
-            return StoreStatus.SCHEMA_OUT_OF_DATE
         return StoreStatus.OK
 
-    def migrate(self) -> tuple[bool, str]:
-        """Bring the schema to this build's revision, adopting the replaced app's table on the
-        way. Whether it is, and what was done, in one line; or why not (nothing changed), in
-        one line or a list of the rows in the way."""
+    def migrate(self, *, contract: bool = False) -> tuple[bool, str]:
+        """Apply this build's expand steps (its contract steps too with `contract`), adopting
+        the replaced app's table on the way. Whether it is done, and what was done, in one
+        line; or why not (nothing changed), in one line or a list of the rows in the way."""
         try:
-            migration = migrate(self._url)
+            migration = migrate(self._url, self._migrations, contract=contract)
         except DBAPIError as error:
             return False, f"cannot migrate the database at {self._shown}: {_one_line(error)}"
         except MigrationRefused as refusal:
@@ -69,18 +97,18 @@ class SqlStore:
     def check_schema(self) -> tuple[bool, str]:
         """Whether the schema is this build's, without changing it, and what was found."""
         try:
-            revision = revision_at(self._url)
+            revision = revision_at(self._url, self._migrations)
         except DBAPIError as error:
             return False, f"database {self._shown} does not answer: {_one_line(error)}"
         except MigrationRefused as refusal:
             return False, f"database {self._shown}: {refusal}"
         found = revision or "none of this service's"
         where = f"database {self._shown} at schema revision {found}"
-        if revision == self._revision:
+        if not build_schema().is_behind(revision):
             return True, f"{where}: not migrated (up to date)"
         return False, (
-            f"{where}, not migrated; this build expects {self._revision}, so /health answers 503 "
-            "until `users-api migrate` runs"
+            f"{where}, not migrated; this build expects {expected_revision()}, so /health "
+            "answers 503 until `users-api migrate` runs"
         )
 
     @property

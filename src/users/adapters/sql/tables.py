@@ -84,3 +84,22 @@ idempotency_keys = Table(
     Column("outcome", Text, nullable=True),
     Index(None, "expires_at"),
 )
+
+# Which phase each schema step applied is (`steps.py`): what a build reads about later steps.
+schema_steps = Table(
+    "schema_steps",
+    metadata,
+    Column("revision", String(32), primary_key=True),
+    Column("phase", String(8), nullable=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+# One row per serving process, refreshed while it serves: who `migrate --contract` would break.
+serving_builds = Table(
+    "serving_builds",
+    metadata,
+    Column("instance", String(255), primary_key=True),
+    # The last schema step the process's build knows.
+    Column("build", String(32), nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+)

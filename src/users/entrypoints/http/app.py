@@ -69,6 +69,7 @@ def _lifespan(
                 access_log.open()
                 stopping.callback(access_log.close)
             stopping.callback(container.shutdown_resources)
+            stopping.enter_context(store.serving())
             if metrics is not None:
                 stopping.callback(metrics.close)
                 await stopping.enter_async_context(metrics.sampling_pools(store.connections_in_use))

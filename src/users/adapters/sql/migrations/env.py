@@ -12,7 +12,7 @@ from alembic.util import CommandError
 from sqlalchemy import URL, Connection
 
 from users.adapters.sql.adoption import ForeignSchema, find_legacy_table
-from users.adapters.sql.schema import current_revision, migration_connection
+from users.adapters.sql.schema import current_revision, migration_connection, record_step
 from users.adapters.sql.tables import metadata
 from users.settings import DatabaseSettings
 
@@ -24,6 +24,9 @@ def run_migrations(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         # True on SQLite too: `migration_connection` runs everything in one real transaction.
         transactional_ddl=True,
+        # Unless handed a connection in a transaction: then every step runs in that one.
+        transaction_per_migration=True,
+        on_version_apply=record_step,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -58,4 +61,7 @@ else:
         fileConfig(context.config.config_file_name, disable_existing_loggers=False)
     with migration_connection(_database()) as owned:
         refuse_the_replaced_apps_table(owned)
+        if owned.dialect.name == "postgresql":
+            owned.commit()  # each step in a transaction of its own, as `users-api migrate` runs
         run_migrations(owned)
+        owned.commit()
