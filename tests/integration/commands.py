@@ -55,9 +55,10 @@ class Serving:
             if "Application startup complete" in line:
                 self._started.release()
 
-    def wait_until_started(self, timeout: float = 30) -> None:
+    def wait_until_started(self, timeout: float = 30, workers: int | None = None) -> None:
+        """Until `workers` more (by default all of them) have started serving."""
         deadline = time.monotonic() + timeout
-        for _ in range(self._workers):
+        for _ in range(self._workers if workers is None else workers):
             if not self._started.acquire(timeout=max(0, deadline - time.monotonic())):
                 pytest.fail("the server did not start:\n" + self.log)
 
@@ -65,10 +66,21 @@ class Serving:
     def log(self) -> str:
         return "".join(self._lines)
 
-    def stop(self, signal_number: int = signal.SIGTERM, timeout: float = 30) -> int:
-        """Send `signal_number` and wait for the process to end; its exit status."""
-        if self.process.poll() is None:
+    def send_signal(self, signal_number: int, *, whole_group: bool = False) -> None:
+        """Send `signal_number` to the process, or with `whole_group` to every process of its
+        group at once (the process and its workers), as systemd's KillMode=control-group does."""
+        if whole_group:
+            os.killpg(self.process.pid, signal_number)
+        else:
             self.process.send_signal(signal_number)
+
+    def stop(
+        self, signal_number: int = signal.SIGTERM, timeout: float = 30, *, whole_group: bool = False
+    ) -> int:
+        """Send `signal_number` (to the whole group with `whole_group`) and wait for the process
+        to end; its exit status."""
+        if self.process.poll() is None:
+            self.send_signal(signal_number, whole_group=whole_group)
         return self.process.wait(timeout=timeout)
 
     def close(self) -> None:
@@ -93,6 +105,9 @@ def serving(
         env=_environment(database_url, variables),
         stderr=subprocess.PIPE,
         text=True,
+        # A process group of its own (it and its workers), never the test run's: a signal to
+        # the whole group reaches no one else.
+        start_new_session=True,
     )
     server = Serving(process, port, workers)
     try:

@@ -44,7 +44,7 @@ def later(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return later_build.assemble(tmp_path_factory.mktemp("later-build"))
 
 
-def columns(url: URL) -> set[str]:
+def columns_of(url: URL) -> set[str]:
     engine = create_engine(url, poolclass=NullPool)
     try:
         return {column["name"] for column in inspect(engine).get_columns("users")}
@@ -116,7 +116,7 @@ def test_expand_contract_waits_until_no_older_build_serves_then_runs(
     assert "contract step 0006 removes what builds before it need" in refused.stderr
     assert revision_while_serving == "0005"
     assert contracted.returncode == 0, contracted.stderr
-    assert "name" not in columns(database)
+    assert "name" not in columns_of(database)
     assert (readiness.status_code, readiness.json()["database"]) == (503, "schema out of date")
     assert (answer.status_code, answer.text) == UNAVAILABLE
     assert this_build_migrates.returncode == 1
@@ -168,7 +168,7 @@ def test_lock_timeout_a_migration_behind_a_long_transaction_gives_way_to_traffic
 
     assert waited_for_the_report
     assert migrated.returncode == 0, migrated.stderr
-    assert "full_name" in columns(database)
+    assert "full_name" in columns_of(database)
     assert {status for status, _ in answers} == {200}
     assert max(seconds for _, seconds in answers) < LOCK_TIMEOUT_SECONDS + SLACK_SECONDS
 
@@ -192,7 +192,7 @@ def test_lock_timeout_a_migration_that_never_gets_its_lock_fails_cleanly_changin
     assert migrated.stderr.count("\n") == 1
     assert "gave way to traffic each time" in migrated.stderr
     assert revision_at(database) == expected_revision()
-    assert "full_name" not in columns(database)
+    assert "full_name" not in columns_of(database)
     assert {status for status, _ in answers} == {200}
     assert max(seconds for _, seconds in answers) < LOCK_TIMEOUT_SECONDS + SLACK_SECONDS
 

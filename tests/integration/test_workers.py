@@ -8,13 +8,14 @@ from collections.abc import Iterator
 import httpx
 import httpx2
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine
 
 from tests.contracts.http import HttpContract, register
 from tests.integration.commands import USERS_API, serving
 from tests.integration.test_faults import MIXED_CASES, rows_with_key
 from tests.metrics import requests_counted, scrape
-from tests.support import free_port
+from tests.support import app_on, free_port
 
 WORKERS = 2
 
@@ -80,3 +81,9 @@ def test_metrics_add_up_the_requests_of_every_worker(base_url: str, engine: Engi
         after = requests_counted(scrape(client), "GET", "/users/{user_id}", 200)
 
     assert after - before == 40
+
+
+def test_metrics_can_be_turned_off_on_a_sql_store(database_url: URL) -> None:
+    with TestClient(app_on(database_url, metrics=False)) as client:
+        assert client.get("/metrics").status_code == 404
+        assert client.get("/health").status_code == 200

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
-from sqlalchemy import URL, Engine, text
+import pytest
+from sqlalchemy import URL, Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.contracts.http import register
-from tests.integration.commands import serving
+from tests.integration.commands import Serving, serving
 from tests.integration.deployment.conftest import DEPLOY, require, through, wait_for_port
 from tests.support import free_port, random_email, wait_until
 
@@ -127,15 +129,47 @@ class Load:
         return len(self.answered)
 
 
-def test_a_rolling_restart_fails_no_request_and_keeps_every_registration(
-    bouncer: URL, database_url: URL, engine: Engine, tmp_path: Path
-) -> None:
-    url = through(bouncer, database_url)
+@dataclass
+class Fleet:
+    """Instances behind the balancer, each of them replaced in turn by `replace()`, under load."""
+
+    url: URL
+    balancer: Balancer
+    ports: dict[str, int]
+    instances: dict[str, Serving]
+    load: Load
+    stack: ExitStack
+
+    def replace(self, name: str, *, whole_group: bool, **variables: str) -> None:
+        """Stop instance `name` with SIGTERM (to its whole process group with `whole_group`),
+        start it again with `variables` set, back in rotation and answering."""
+        self.instances[name].stop(whole_group=whole_group)  # drain, finish, exit
+        self.instances[name] = self.stack.enter_context(
+            serving(self.url, self.ports[name], WORKERS, **variables)
+        )
+        self.balancer.wait_until_in_rotation(name)
+        self.load.wait_for(200)
+
+    def kept_registrations(self) -> dict[int, str]:
+        """Every user the database holds now: id and address."""
+        engine = create_engine(self.url, poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(text("SELECT id, email FROM users"))
+                return {row.id: row.email for row in rows}
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def under_load(url: URL, log: Path) -> Iterator[Fleet]:
+    """Two instances of this build (`--workers 2`) on `url` behind HAProxy, with clients
+    reading and registering through it without pause."""
     ports = {name: free_port() for name in INSTANCES}
     with ExitStack() as stack:
-        balancer = stack.enter_context(haproxy(ports, tmp_path / "haproxy.log"))
+        balancer = stack.enter_context(haproxy(ports, log))
         instances = {
-            name: stack.enter_context(serving(url, port, WORKERS)) for name, port in ports.items()
+            name: stack.enter_context(serving(url, p, WORKERS)) for name, p in ports.items()
         }
         for name in INSTANCES:
             balancer.wait_until_in_rotation(name)
@@ -145,17 +179,25 @@ def test_a_rolling_restart_fails_no_request_and_keeps_every_registration(
         load = Load(balancer.url, user["id"])
         with load.running():
             load.wait_for(200)
-            for name in INSTANCES:
-                instances[name].stop()  # SIGTERM: drain, finish, exit
-                instances[name] = stack.enter_context(serving(url, ports[name], WORKERS))
-                balancer.wait_until_in_rotation(name)
-                load.wait_for(200)
+            yield Fleet(url, balancer, ports, instances, load, stack)
 
-    with engine.connect() as connection:
-        rows = connection.execute(text("SELECT id, email FROM users"))
-        kept: dict[int, str] = {row.id: row.email for row in rows}
 
-    print(f"rolling restart: {load.requests} requests, {len(load.failures)} failed")
+# SIGTERM to the main process only, or to every process of its group at once (systemd's
+# default KillMode=control-group, supervisord's stopasgroup): then each worker gets it twice,
+# from the sender and again from uvicorn's supervisor.
+@pytest.mark.parametrize("whole_group", [False, True], ids=["main_process", "whole_group"])
+def test_a_rolling_restart_fails_no_request_and_keeps_every_registration(
+    bouncer: URL, database_url: URL, engine: Engine, tmp_path: Path, whole_group: bool
+) -> None:
+    with under_load(through(bouncer, database_url), tmp_path / "haproxy.log") as fleet:
+        for name in INSTANCES:
+            fleet.replace(name, whole_group=whole_group)
+    kept = fleet.kept_registrations()
+
+    stopped = "the whole group" if whole_group else "the main process"
+    load = fleet.load
+    failed = len(load.failures)
+    print(f"rolling restart, SIGTERM to {stopped}: {load.requests} requests, {failed} failed")
     assert load.failures == []
     assert load.registered.items() <= kept.items()
     assert len(load.registered) > 200
