@@ -83,7 +83,9 @@ def test_migrate_and_serve_give_up_on_a_server_that_never_answers_after_the_conn
 
     assert refused.returncode == 1
     assert refused.stderr.splitlines()[-1].endswith("failed: timeout expired")
-    assert elapsed < 2 + SLACK_SECONDS + 1  # and the command's own start
+    # Bounded, not waiting until killed: the timeout, and the command's own start (slow under
+    # coverage on a busy machine).
+    assert elapsed < 2 + 5
 
 
 def test_a_migration_waits_for_another_ones_lock_for_a_bounded_time(database_url: URL) -> None:

@@ -177,9 +177,10 @@ def _pending(steps: Sequence[Step], *, contract: bool) -> tuple[Sequence[Step], 
 def _refuse_contract_while_older_builds_serve(
     connection: Connection, steps: Sequence[Step]
 ) -> None:
-    first = next(step.revision for step in steps if step.phase == "contract")
+    # Every build that does not know the last of them would be left past a contract step.
+    last = [step.revision for step in steps if step.phase == "contract"][-1]
     known = [step.revision for step in build_schema().steps]
-    older = known[: known.index(first)]
+    older = known[: known.index(last)]
     seen_since = system_clock() - PRESENCE_EXPIRY
     serving = connection.execute(
         select(serving_builds.c.build, serving_builds.c.instance).where(
@@ -188,7 +189,7 @@ def _refuse_contract_while_older_builds_serve(
     ).all()
     if blocking := sorted({row.instance for row in serving if row.build in older}):
         raise MigrationRefused(
-            f"contract step {first} removes what builds before it need, and "
+            f"contract step {last} removes what builds before it need, and "
             f"{len(blocking)} such processes still serve ({', '.join(blocking[:3])}"
             f"{', …' if len(blocking) > 3 else ''}; seen in the last "
             f"{PRESENCE_EXPIRY.seconds} s): replace them with this build, then migrate again"
@@ -285,7 +286,9 @@ def _migration_engine(url: URL, options: MigrationOptions) -> Engine:
             "keepalives_count": 2,
         },
     )
-    lock_timeout = f"SET LOCAL lock_timeout = '{round(options.lock_timeout_seconds * 1000)}ms'"
+    lock_timeout = (
+        f"SET LOCAL lock_timeout = '{max(1, round(options.lock_timeout_seconds * 1000))}ms'"
+    )
 
     def bounded_locks(connection: Connection) -> None:
         # Not in Alembic's autocommit blocks (CREATE INDEX CONCURRENTLY), which have no
@@ -303,7 +306,9 @@ def _alone(engine: Engine, options: MigrationOptions) -> Iterator[None]:
         yield
         return
     with engine.connect() as holder:
-        holder.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(options.wait_seconds * 1000)}ms'")
+        holder.exec_driver_sql(
+            f"SET LOCAL lock_timeout = '{max(1, round(options.wait_seconds * 1000))}ms'"
+        )
         try:
             holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         except OperationalError as error:
