@@ -1,7 +1,7 @@
 """A SQL database as the service runs it: two pools held to this build's schema revision, units
 of work on them, the readiness probe, and the migrations."""
 
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 
 from sqlalchemy import URL, text
@@ -57,7 +57,13 @@ class SqlStore:
         return cls(url, options, create_engines(url, options, build_schema()), migrations)
 
     def serving(self) -> AbstractContextManager[None]:
-        """While in it, the database knows this process serves this build (`presence.py`)."""
+        """While in it, the database knows this process serves this build (`presence.py`).
+
+        Not on SQLite: one process serves a file, and a second writer on it would race the
+        request pools' first connection switching the file to write-ahead logging.
+        """
+        if self._url.get_backend_name() == "sqlite":
+            return nullcontext()
         return present(create_bookkeeping_engine(self._url, self._options), expected_revision())
 
     def close(self) -> None:
