@@ -10,7 +10,7 @@ from dependency_injector import containers, providers
 from users.adapters.clock import system_clock
 from users.adapters.memory import InMemoryStore
 from users.adapters.sql.engine import EngineOptions
-from users.adapters.sql.schema import MigrationOptions
+from users.adapters.sql.migration_session import MigrationOptions
 from users.adapters.sql.store import SqlStore
 from users.domain.ports import StoreStatus, UnitOfWork
 from users.domain.services import UserService

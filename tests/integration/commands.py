@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +40,10 @@ class Serving:
         self.process = process
         self.url = f"http://127.0.0.1:{port}"
         self.worker_pids: list[int] = []
-        self._lines: list[str] = []
+        # Enough to explain a failure of a server that ran for minutes: how it started, and
+        # what it said last.
+        self._first_lines: list[str] = []
+        self._last_lines: deque[str] = deque(maxlen=1500)
         self._started = threading.Semaphore(0)
         self._workers = workers
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -48,8 +52,10 @@ class Serving:
     def _read(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:  # drained to the end, so the server never blocks
-            if len(self._lines) < 2000:  # enough to explain a failure
-                self._lines.append(line)
+            if len(self._first_lines) < 200:
+                self._first_lines.append(line)
+            else:
+                self._last_lines.append(line)
             if found := _STARTED_WORKER.search(line):
                 self.worker_pids.append(int(found[1]))
             if "Application startup complete" in line:
@@ -64,7 +70,11 @@ class Serving:
 
     @property
     def log(self) -> str:
-        return "".join(self._lines)
+        return (
+            "".join(self._first_lines)
+            + "[…]\n" * bool(self._last_lines)
+            + "".join(self._last_lines)
+        )
 
     def send_signal(self, signal_number: int, *, whole_group: bool = False) -> None:
         """Send `signal_number` to the process, or with `whole_group` to every process of its

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine, make_url
 
+from tests.integration import later_build
 from tests.postgres import throwaway_database
 from tests.support import app_on
 from users.adapters.sql.engine import EngineOptions
@@ -26,6 +27,12 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[U
         return
     with throwaway_database(request.getfixturevalue("server_url"), "empty") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def later(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The variables that run `users-api` as the later build (`later_build`)."""
+    return later_build.assemble(tmp_path_factory.mktemp("later-build"))
 
 
 @pytest.fixture

@@ -340,6 +340,25 @@ def test_a_takeover_cut_short_after_the_schema_changed_leaves_the_database_as_it
     assert snapshot(legacy_database) == before
 
 
+def test_a_build_with_a_step_outside_transactions_refuses_to_adopt_in_one_line_changing_nothing(
+    legacy_postgres: URL, later: dict[str, str]
+) -> None:
+    add_legacy(legacy_postgres, (1, "Ada", "ada@example.com"))
+    before = snapshot(legacy_postgres)
+
+    refused = users_api("migrate", database_url=legacy_postgres, **later)
+    after_refusal = snapshot(legacy_postgres)
+    adopted = users_api("migrate", database_url=legacy_postgres)
+    then_later = users_api("migrate", database_url=legacy_postgres, **later)
+
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+    assert "step 0005 runs outside a transaction" in refused.stderr
+    assert "adopt it with an earlier build, then migrate with this one" in refused.stderr
+    assert after_refusal == before
+    assert (adopted.returncode, then_later.returncode) == (0, 0), then_later.stderr
+
+
 def assert_not_ready_and_never_a_500(database: URL) -> None:
     with TestClient(app_on(database)) as client:
         answers = [

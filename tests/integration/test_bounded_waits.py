@@ -91,11 +91,14 @@ def test_migrate_and_serve_give_up_on_a_server_that_never_answers_after_the_conn
 def test_a_migration_waits_for_another_ones_lock_for_a_bounded_time(database_url: URL) -> None:
     with create_engine(database_url, poolclass=NullPool).connect() as other_migration:
         other_migration.execute(text("SELECT pg_advisory_xact_lock(7203441)"))
-        refused = users_api("migrate", database_url=database_url, USERS_MIGRATION_WAIT_SECONDS="1")
+        started = time.monotonic()
+        refused = users_api("migrate", database_url=database_url, USERS_MIGRATION_WAIT_SECONDS="2")
+        elapsed = time.monotonic() - started
 
     assert refused.returncode == 1
+    assert 2 <= elapsed < 2 + 5  # the wait, and the command's own start
     assert refused.stderr.count("\n") == 1
-    assert "another service's migration has held the migration lock for 1 s" in refused.stderr
+    assert "another service's migration has held the migration lock for 2 s" in refused.stderr
 
 
 def test_a_request_that_opens_a_connection_waits_for_it_no_longer_than_its_deadline() -> None:

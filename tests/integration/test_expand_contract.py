@@ -13,10 +13,10 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import URL, Connection, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from tests.contracts.http import register
-from tests.integration import later_build
 from tests.integration.commands import serving, users_api
 from tests.integration.test_faults import terminate_other_connections
 from tests.postgres import throwaway_database
@@ -36,12 +36,6 @@ def database(server_url: URL) -> Iterator[URL]:
     with throwaway_database(server_url, "expand") as url:
         migrate(url)
         yield url
-
-
-@pytest.fixture(scope="module")
-def later(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The variables that run `users-api` as the later build."""
-    return later_build.assemble(tmp_path_factory.mktemp("later-build"))
 
 
 def columns_of(url: URL) -> set[str]:
@@ -123,6 +117,59 @@ def test_expand_contract_waits_until_no_older_build_serves_then_runs(
     assert "past contract step 0006 that this build does not know" in this_build_migrates.stderr
 
 
+def test_expand_a_later_build_gives_an_empty_database_every_step_its_index_built_concurrently(
+    server_url: URL, later: dict[str, str]
+) -> None:
+    with throwaway_database(server_url, "expand") as empty:
+        created = users_api("migrate", database_url=empty, **later)
+        revision, index_valid = stamped_and_index_valid(empty)
+        columns = columns_of(empty)
+
+    assert created.returncode == 0, created.stderr
+    assert "migrated from an empty database" in created.stderr
+    assert (revision, index_valid) == ("0006", True)
+    assert "full_name" in columns
+    assert "name" not in columns
+
+
+def test_expand_a_step_cut_short_after_its_commit_runs_again_to_the_end(
+    database: URL, later: dict[str, str]
+) -> None:
+    # What a first try leaves when its concurrent index fails: the work before the autocommit
+    # block committed, an invalid index, and the revision not moved on.
+    with TestClient(app_on(database)) as this:
+        register(this, name="Ann")
+        register(this, name="Ann")
+    with connection_to(database) as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.execute(text("ALTER TABLE users ADD COLUMN full_name varchar(100)"))
+        autocommit.execute(text("UPDATE users SET full_name = name"))
+        with pytest.raises(IntegrityError):
+            autocommit.execute(
+                text("CREATE UNIQUE INDEX CONCURRENTLY ix_users_full_name ON users (full_name)")
+            )
+    left = stamped_and_index_valid(database)
+
+    migrated = users_api("migrate", database_url=database, **later)
+
+    assert left == (expected_revision(), False)
+    assert migrated.returncode == 0, migrated.stderr
+    assert stamped_and_index_valid(database) == ("0005", True)
+
+
+def stamped_and_index_valid(url: URL) -> tuple[str, bool | None]:
+    """The revision `alembic_version` records, and whether the later build's index is valid."""
+    with connection_to(url) as connection:
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        valid = connection.execute(
+            text(
+                "SELECT indisvalid FROM pg_index "
+                "WHERE indexrelid = to_regclass('ix_users_full_name')"
+            )
+        ).scalar()
+    return revision, valid
+
+
 def test_a_request_on_a_dead_connection_past_a_schema_it_serves_on_is_a_503_never_a_500(
     database: URL,
 ) -> None:
@@ -180,15 +227,19 @@ def test_lock_timeout_a_migration_that_never_gets_its_lock_fails_cleanly_changin
         user = register(this)
         report.execute(text("SELECT count(*) FROM users"))
         with traffic(this, user["id"]) as answers:
+            started = time.monotonic()
             migrated = users_api(
                 "migrate",
                 database_url=database,
                 USERS_MIGRATION_LOCK_TIMEOUT_SECONDS=str(LOCK_TIMEOUT_SECONDS),
                 **later,
             )
+            elapsed = time.monotonic() - started
         report.rollback()
 
     assert migrated.returncode == 1
+    # Five tries, each waiting for the lock, backing off 0.5, 1, 2 and 4 s between them.
+    assert elapsed >= 5 * LOCK_TIMEOUT_SECONDS + 0.5 + 1 + 2 + 4
     assert migrated.stderr.count("\n") == 1
     assert "gave way to traffic each time" in migrated.stderr
     assert revision_at(database) == expected_revision()

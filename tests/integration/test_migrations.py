@@ -17,12 +17,12 @@ from sqlalchemy import URL, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 from tests.support import app_on
+from users.adapters.sql.migration_session import migration_connection
 from users.adapters.sql.refusals import RowsRefused
 from users.adapters.sql.schema import (
     alembic_config,
     expected_revision,
     migrate,
-    migration_connection,
     revision_at,
 )
 from users.adapters.sql.tables import metadata

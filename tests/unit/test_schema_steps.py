@@ -1,5 +1,7 @@
 """Which schemas a build serves on: its own, and later ones only expand steps away."""
 
+from collections.abc import Iterable
+
 import pytest
 
 from users.adapters.sql.steps import BuildSchema, SchemaRefused, Step
@@ -71,3 +73,25 @@ def test_a_database_is_behind_when_it_lacks_a_step_the_build_needs(
     revision: str | None, behind: bool
 ) -> None:
     assert BUILD.is_behind(revision) is behind
+
+
+def revisions(steps: Iterable[Step]) -> list[str]:
+    return [step.revision for step in steps]
+
+
+def test_migrate_applies_expand_steps_and_holds_contract_steps_back_until_asked() -> None:
+    now, held_back = BUILD.pending("0002", contract=False)
+    all_now, none_held = BUILD.pending("0002", contract=True)
+
+    assert (revisions(now), revisions(held_back)) == (["0003"], ["0004"])
+    assert (revisions(all_now), revisions(none_held)) == (["0003", "0004"], [])
+
+
+def test_an_expand_step_this_build_needs_behind_a_pending_contract_step_is_refused() -> None:
+    # Held back with the contract step before it, 0005 would keep this build from serving.
+    build = BuildSchema((*BUILD.steps, Step("0005", "expand")))
+
+    with pytest.raises(SchemaRefused, match="needs expand step 0005, which follows contract st"):
+        build.pending("0003", contract=False)
+    assert revisions(build.pending("0003", contract=True)[0]) == ["0004", "0005"]
+    assert revisions(build.pending("0004", contract=False)[0]) == ["0005"]

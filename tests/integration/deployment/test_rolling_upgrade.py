@@ -11,7 +11,6 @@ import httpx2
 import pytest
 from sqlalchemy import URL
 
-from tests.integration import later_build
 from tests.integration.commands import users_api
 from tests.integration.deployment.conftest import through
 from tests.integration.deployment.test_rolling_restart import INSTANCES, under_load
@@ -43,9 +42,8 @@ def watching_readiness(url: str, not_ready: list[str]) -> Iterator[None]:
 
 @pytest.mark.parametrize("whole_group", [False, True], ids=["main_process", "whole_group"])
 def test_expand_a_rolling_upgrade_then_contract_fails_no_request_and_keeps_every_write(
-    bouncer: URL, server_url: URL, tmp_path: Path, whole_group: bool
+    bouncer: URL, server_url: URL, tmp_path: Path, whole_group: bool, later: dict[str, str]
 ) -> None:
-    later = later_build.assemble(tmp_path / "later-build")
     not_ready: list[str] = []
     with throwaway_database(server_url, "upgrade") as database:
         with under_load(through(bouncer, database), tmp_path / "haproxy.log") as fleet:

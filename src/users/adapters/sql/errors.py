@@ -27,6 +27,12 @@ class SchemaNotCurrent(StoreUnavailable):
     """The database answers, but not with the schema revision this build was written for."""
 
 
+def one_line(error: BaseException) -> str:
+    """What the driver said, on one line: without SQLAlchemy's statement and link, and the
+    hints psycopg2 puts on lines of their own ("\n\tIs the server running ...")."""
+    return " ".join(str(getattr(error, "orig", None) or error).split())
+
+
 def domain_error(error: BaseException) -> DomainError | None:
     """The domain's error for a database error: a taken email, or a store that cannot serve."""
     if isinstance(error, StatementError) and isinstance(error.orig, DomainError):

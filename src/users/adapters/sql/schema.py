@@ -1,67 +1,52 @@
 """The schema: owned by the Alembic migrations in this package, which `migrate` applies.
 
-On PostgreSQL a database that serves is migrated one step at a time, each step in a transaction
-of its own under a short `lock_timeout`: a step that cannot get its lock gives way to the
-traffic queueing behind it, and the run is tried again a few times before it gives up. A
-database with no schema of ours (empty, or holding the replaced app's `users` table, adopted on
-the way) is migrated in one transaction, since nothing serves on it yet: it ends migrated or
-exactly as it was. So is every SQLite database: any write locks the whole file anyway.
+On PostgreSQL a database is migrated one step at a time, each step in a transaction of its own
+under a short `lock_timeout` (`migration_session`): a step that cannot get its lock gives way to
+the traffic queueing behind it, and the run is tried again a few times before it gives up. The
+replaced app's `users` table is adopted in one transaction, steps and all: it ends adopted or
+exactly as it was. So is every SQLite database migrated: any write locks the whole file anyway.
 
-Contract steps run only when asked (`contract=True`), and not while a build that does not know
-them is seen serving.
+Contract steps run only when asked (`contract=True`), or on an empty database, and not while a
+build that does not know them is seen serving: checked before the run, and again just before
+the first contract step.
 """
 
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import (
-    URL,
-    Connection,
-    Engine,
-    create_engine,
-    delete,
-    event,
-    insert,
-    inspect,
-    select,
-    text,
-)
+from sqlalchemy import URL, Connection, delete, func, insert, inspect, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
 
 from users.adapters.clock import system_clock
 from users.adapters.sql.adoption import find_legacy_table, put_back, take_out_legacy_users
 from users.adapters.sql.engine import refuse_unservable
 from users.adapters.sql.errors import is_lock_not_available
+from users.adapters.sql.migration_session import (
+    MigrationOptions,
+    migration_connection,
+    migration_engine,
+)
 from users.adapters.sql.presence import PRESENCE_EXPIRY
 from users.adapters.sql.refusals import MigrationRefused
-from users.adapters.sql.steps import PHASES, BuildSchema, Phase, SchemaRefused, Step
+from users.adapters.sql.steps import (
+    PHASES,
+    BuildSchema,
+    Phase,
+    SchemaRefused,
+    Step,
+    split_at_first_contract,
+)
 from users.adapters.sql.tables import schema_steps, serving_builds
 
 _SCRIPTS = "users.adapters.sql:migrations"
-# Any constant will do: it keeps two services that start together from migrating at once.
-_MIGRATION_LOCK = 7_203_441
-
-
-@dataclass(frozen=True, slots=True)
-class MigrationOptions:
-    """How long a migration waits, and for what."""
-
-    connect_timeout_seconds: int = 2
-    # How long a step waits for a table's lock while requests queue behind it.
-    lock_timeout_seconds: float = 2.0
-    # How many times a run that could not get a lock is tried, waiting longer each time.
-    attempts: int = 5
-    # How long to wait for another service's migration to end.
-    wait_seconds: float = 60.0
 
 
 class UnknownRevision(MigrationRefused):
@@ -102,7 +87,12 @@ class Migration:
 def build_schema() -> BuildSchema:
     """The steps this build ships, oldest first, each with its phase."""
     scripts = reversed(list(_scripts().walk_revisions()))
-    return BuildSchema(tuple(Step(script.revision, _phase(script)) for script in scripts))
+    return BuildSchema(
+        tuple(
+            Step(script.revision, _phase(script), in_transaction=_in_transaction(script))
+            for script in scripts
+        )
+    )
 
 
 def expected_revision() -> str:
@@ -135,56 +125,59 @@ def migrate(
 def _migrate_once(url: URL, options: MigrationOptions, *, contract: bool) -> Migration:
     with migration_connection(url, options) as connection:
         before = current_revision(connection)
-        if before is None:
-            return _create(connection)
-        if _is_later_than_this_build(connection, before):
+        if before is None and find_legacy_table(connection):
+            return _adopt(connection)
+        if before is not None and _is_later_than_this_build(connection, before):
             return Migration(before, before)
-        steps, held_back = _pending(build_schema().after(before), contract=contract)
-        if any(step.phase == "contract" for step in steps):
-            _refuse_contract_while_older_builds_serve(connection, steps)
+        try:  # nothing serves on an empty database yet: it gets every step
+            steps, held_back = build_schema().pending(before, contract=contract or not before)
+        except SchemaRefused as refused:
+            raise MigrationRefused(str(refused)) from None
+        expand, contracting = split_at_first_contract(steps)
+        gated = bool(contracting) and before is not None
+        if gated:
+            _refuse_contract_while_older_builds_serve(connection, contracting)
         if connection.dialect.name == "postgresql":
             connection.commit()  # from here, each step commits on its own
-        if steps:
-            command.upgrade(alembic_config(connection), steps[-1].revision)
+        if expand:
+            command.upgrade(alembic_config(connection), expand[-1].revision)
+        if contracting:
+            if gated:  # again, just before: a build may have started serving meanwhile
+                _refuse_contract_while_older_builds_serve(connection, contracting)
+            command.upgrade(alembic_config(connection), contracting[-1].revision)
         connection.commit()
         after = steps[-1].revision if steps else before
         return Migration(before, after, held_back=[step.revision for step in held_back])
 
 
-def _create(connection: Connection) -> Migration:
-    """Every step, in the connection's one transaction, adopting the replaced app's table."""
-    legacy = None
-    if find_legacy_table(connection):
-        legacy = take_out_legacy_users(connection, adopted_at=system_clock())
+def _adopt(connection: Connection) -> Migration:
+    """Every step and the replaced app's users, in the connection's one transaction: it ends
+    adopted or exactly as it was."""
+    if outside := [step.revision for step in build_schema().steps if not step.in_transaction]:
+        raise MigrationRefused(
+            f"step {', '.join(outside)} runs outside a transaction (an autocommit block), and "
+            "the replaced app's table is adopted in one transaction: adopt it with an earlier "
+            "build, then migrate with this one"
+        )
+    legacy = take_out_legacy_users(connection, adopted_at=system_clock())
     command.upgrade(alembic_config(connection), "head")
-    if legacy is not None:
-        put_back(connection, legacy)
+    put_back(connection, legacy)
     connection.commit()
-    if legacy is None:
-        return Migration(None, expected_revision())
     return Migration(None, expected_revision(), len(legacy.rows), legacy.highest_id)
-
-
-def _pending(steps: Sequence[Step], *, contract: bool) -> tuple[Sequence[Step], Sequence[Step]]:
-    """The steps to apply now, and those held back until `--contract`."""
-    if contract:
-        return steps, ()
-    phases = [step.phase for step in steps]
-    first_contract = phases.index("contract") if "contract" in phases else len(steps)
-    return steps[:first_contract], steps[first_contract:]
 
 
 def _refuse_contract_while_older_builds_serve(
     connection: Connection, steps: Sequence[Step]
 ) -> None:
+    if connection.dialect.name != "postgresql":
+        return  # one process serves a SQLite file, and keeps no presence (presence.py)
     # Every build that does not know the last of them would be left past a contract step.
     last = [step.revision for step in steps if step.phase == "contract"][-1]
     known = [step.revision for step in build_schema().steps]
     older = known[: known.index(last)]
-    seen_since = system_clock() - PRESENCE_EXPIRY
-    serving = connection.execute(
+    serving = connection.execute(  # by the database's clock, the one the rows are written by
         select(serving_builds.c.build, serving_builds.c.instance).where(
-            serving_builds.c.seen_at > seen_since
+            serving_builds.c.seen_at > func.now() - PRESENCE_EXPIRY
         )
     ).all()
     if blocking := sorted({row.instance for row in serving if row.build in older}):
@@ -194,6 +187,7 @@ def _refuse_contract_while_older_builds_serve(
             f"{', …' if len(blocking) > 3 else ''}; seen in the last "
             f"{PRESENCE_EXPIRY.seconds} s): replace them with this build, then migrate again"
         )
+    connection.commit()  # the steps after it each run in a transaction of their own
 
 
 def record_step(
@@ -244,85 +238,6 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-@contextmanager
-def migration_connection(url: URL, options: MigrationOptions | None = None) -> Iterator[Connection]:
-    """A connection alone among migrating services; the caller commits.
-
-    On PostgreSQL a second connection holds the advisory lock in a transaction for the whole
-    run (through PgBouncer too), so that the steps may commit one by one; every transaction on
-    the first runs under `lock_timeout`. On SQLite each transaction takes the write lock at
-    BEGIN, and waits for it as for the advisory lock.
-    """
-    options = options or MigrationOptions()
-    engine = _migration_engine(url, options)
-    try:
-        with _alone(engine, options), engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
-
-
-def _migration_engine(url: URL, options: MigrationOptions) -> Engine:
-    if url.get_backend_name() == "sqlite":
-        engine = create_engine(
-            url, poolclass=NullPool, connect_args={"timeout": options.wait_seconds}
-        )
-        # pysqlite would commit before DDL; SQLAlchemy's documented recipe lets it through
-        # in the transaction. IMMEDIATE takes the write lock at once: migrations take turns.
-        event.listen(engine, "connect", _sqlite_leaves_transactions_to_us)
-        event.listen(
-            engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE")
-        )
-        return engine
-    engine = create_engine(
-        url,
-        poolclass=NullPool,
-        connect_args={
-            "connect_timeout": options.connect_timeout_seconds,
-            "application_name": "users migrate",
-            "keepalives": 1,
-            "keepalives_idle": 5,
-            "keepalives_interval": 2,
-            "keepalives_count": 2,
-        },
-    )
-    lock_timeout = (
-        f"SET LOCAL lock_timeout = '{max(1, round(options.lock_timeout_seconds * 1000))}ms'"
-    )
-
-    def bounded_locks(connection: Connection) -> None:
-        # Not in Alembic's autocommit blocks (CREATE INDEX CONCURRENTLY), which have no
-        # transaction to set it in, and whose lock lets reads and writes through.
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql(lock_timeout)
-
-    event.listen(engine, "begin", bounded_locks)
-    return engine
-
-
-@contextmanager
-def _alone(engine: Engine, options: MigrationOptions) -> Iterator[None]:
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    with engine.connect() as holder:
-        holder.exec_driver_sql(
-            f"SET LOCAL lock_timeout = '{max(1, round(options.wait_seconds * 1000))}ms'"
-        )
-        try:
-            holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        except OperationalError as error:
-            if not is_lock_not_available(error):
-                raise
-            raise MigrationRefused(
-                f"another service's migration has held the migration lock for "
-                f"{options.wait_seconds:g} s (USERS_MIGRATION_WAIT_SECONDS): try again once "
-                "it has ended"
-            ) from None
-        yield
-        holder.rollback()
-
-
 @cache
 def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
@@ -333,6 +248,12 @@ def _phase(script: Script) -> Phase:
     if phase not in PHASES:
         raise ValueError(f"migration {script.revision} declares no phase {PHASES}: {phase!r}")
     return cast(Phase, phase)
+
+
+def _in_transaction(script: Script) -> bool:
+    """Whether the step runs wholly in its transaction: Alembic's autocommit blocks (a
+    concurrent index) commit it and run outside any."""
+    return "autocommit_block" not in Path(script.path).read_text()
 
 
 def _is_later_than_this_build(connection: Connection, revision: str) -> bool:
@@ -355,7 +276,7 @@ def revision_at(url: URL, options: MigrationOptions | None = None) -> str | None
     """The schema revision of the database at `url`; `None` if it has none of this service's.
     A later revision this build cannot serve on is refused (`UnknownRevision`), as `migrate`
     refuses it."""
-    engine = _migration_engine(url, options or MigrationOptions())
+    engine = migration_engine(url, options or MigrationOptions())
     try:
         with engine.connect() as connection:
             revision = current_revision(connection)
@@ -364,7 +285,3 @@ def revision_at(url: URL, options: MigrationOptions | None = None) -> str | None
             return revision
     finally:
         engine.dispose()
-
-
-def _sqlite_leaves_transactions_to_us(dbapi_connection: object, _: object) -> None:
-    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]

@@ -20,6 +20,9 @@ PHASES: tuple[Phase, ...] = get_args(Phase)
 class Step:
     revision: str
     phase: Phase
+    # False for a step with an autocommit block (a concurrent index): it cannot be one part
+    # of a larger transaction.
+    in_transaction: bool = True
 
 
 class SchemaRefused(Exception):
@@ -85,6 +88,31 @@ class BuildSchema:
         known = self._revisions
         return self.steps[known.index(revision) + 1 :] if revision is not None else self.steps
 
+    def pending(
+        self, revision: str | None, *, contract: bool
+    ) -> tuple[Sequence[Step], Sequence[Step]]:
+        """The steps to apply now to a database at `revision`, and those held back until
+        `migrate --contract` (from the first contract step on). Refused when an expand step
+        this build needs would be held back: it could never serve."""
+        steps = self.after(revision)
+        if contract:
+            return steps, ()
+        now, held_back = split_at_first_contract(steps)
+        if needed := [step.revision for step in held_back if step.phase == "expand"]:
+            raise SchemaRefused(
+                f"this build needs expand step {needed[-1]}, which follows contract step "
+                f"{held_back[0].revision}: run `users-api migrate --contract` once no build "
+                f"older than {held_back[0].revision} serves"
+            )
+        return now, held_back
+
     @property
     def _revisions(self) -> list[str]:
         return [step.revision for step in self.steps]
+
+
+def split_at_first_contract(steps: Sequence[Step]) -> tuple[Sequence[Step], Sequence[Step]]:
+    """The steps before the first contract step, and the rest."""
+    phases = [step.phase for step in steps]
+    first = phases.index("contract") if "contract" in phases else len(steps)
+    return steps[:first], steps[first:]

@@ -14,11 +14,11 @@ from users.adapters.sql.engine import (
     create_engines,
     refuse_unservable,
 )
-from users.adapters.sql.errors import SchemaNotCurrent
+from users.adapters.sql.errors import SchemaNotCurrent, one_line
+from users.adapters.sql.migration_session import MigrationOptions
 from users.adapters.sql.presence import present
 from users.adapters.sql.refusals import MigrationRefused
 from users.adapters.sql.schema import (
-    MigrationOptions,
     build_schema,
     expected_revision,
     migrate,
@@ -95,7 +95,7 @@ class SqlStore:
         try:
             migration = migrate(self._url, self._migrations, contract=contract)
         except DBAPIError as error:
-            return False, f"cannot migrate the database at {self._shown}: {_one_line(error)}"
+            return False, f"cannot migrate the database at {self._shown}: {one_line(error)}"
         except MigrationRefused as refusal:
             return False, f"{self._shown}: {refusal}"
         return True, f"database {self._shown} at schema revision {migration.after}: {migration}"
@@ -105,7 +105,7 @@ class SqlStore:
         try:
             revision = revision_at(self._url, self._migrations)
         except DBAPIError as error:
-            return False, f"database {self._shown} does not answer: {_one_line(error)}"
+            return False, f"database {self._shown} does not answer: {one_line(error)}"
         except MigrationRefused as refusal:
             return False, f"database {self._shown}: {refusal}"
         found = revision or "none of this service's"
@@ -120,8 +120,3 @@ class SqlStore:
     @property
     def _shown(self) -> str:
         return self._url.render_as_string(hide_password=True)
-
-
-def _one_line(error: DBAPIError) -> str:
-    # psycopg2 adds hints on lines of their own ("\n\tIs the server running ...").
-    return " ".join(str(error.orig).split())

@@ -12,7 +12,8 @@ from alembic.util import CommandError
 from sqlalchemy import URL, Connection
 
 from users.adapters.sql.adoption import ForeignSchema, find_legacy_table
-from users.adapters.sql.schema import current_revision, migration_connection, record_step
+from users.adapters.sql.migration_session import migration_connection
+from users.adapters.sql.schema import current_revision, record_step
 from users.adapters.sql.tables import metadata
 from users.settings import DatabaseSettings
 
