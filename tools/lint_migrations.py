@@ -14,8 +14,9 @@ Each finding is one line, `path:line: rule: message`. The rules:
 - `missing-phase`: no `phase`, or one other than "expand" and "contract".
 - `destructive-expand`: in an expand step, `op.drop_column`, `op.drop_table`,
   `op.drop_constraint`, `op.drop_index`, `op.rename_table`, `op.alter_column(new_column_name=)`,
-  or SQL `DROP TABLE|INDEX|COLUMN|CONSTRAINT`, `RENAME`. Dropping an index changes no result, but
-  the old build may rely on it for its uniqueness or for its query plans: it goes in contract.
+  or SQL `DROP TABLE|INDEX|TRIGGER|FUNCTION|VIEW|SEQUENCE|TYPE|COLUMN|CONSTRAINT`, `RENAME`.
+  Dropping an index changes no result, but the old build may rely on it for its uniqueness or
+  for its query plans: it goes in contract.
 - `table-rewrite`: `op.alter_column(type_=)`; `op.add_column` of a column whose server_default is
   not a Python literal (only literals are known to be constant: a volatile default rewrites the
   table; a stable one such as `now()` does not, so say so) or that is generated (`Identity`,
@@ -23,11 +24,13 @@ Each finding is one line, `path:line: rule: message`. The rules:
 - `set-not-null`: `op.alter_column(nullable=False)` or SQL `SET NOT NULL`: a scan of the whole
   table under ACCESS EXCLUSIVE.
 - `not-null-without-default`: `op.add_column` of a `nullable=False` column without a
-  server_default: it fails on a table with rows.
+  server_default, or SQL `ALTER TABLE ... ADD ... NOT NULL` without `DEFAULT`: it fails on a
+  table with rows.
 - `validating-constraint`: `op.create_primary_key`, `op.create_unique_constraint`,
   `op.create_foreign_key`, `op.create_check_constraint`, `op.create_exclude_constraint` on a table
-  not created by the same migration, or SQL `ADD ... PRIMARY KEY|UNIQUE|FOREIGN KEY|CHECK|EXCLUDE`
-  without `NOT VALID` or `USING INDEX`: every row is checked under a strong lock.
+  not created by the same migration, `op.add_column` of a `unique=True` column, or SQL
+  `ADD ... PRIMARY KEY|UNIQUE|FOREIGN KEY|CHECK|EXCLUDE` without `NOT VALID` or `USING INDEX`:
+  every row is checked under a strong lock.
 - `non-concurrent-index`: `op.create_index` without `postgresql_concurrently=True` on a table not
   created by the same migration (an empty new table is safe), or SQL `CREATE INDEX` without
   `CONCURRENTLY`: writes wait for the whole build.
@@ -42,8 +45,9 @@ above it, says why it is safe, in exactly this form (the reason must not be empt
 
     # safe: <rule>: <reason>
 
-Not seen: SQL that is not a literal in the call (a variable, a SQLAlchemy construct), columns
-built outside the `op.add_column` call, and what the called functions of other modules do.
+SQL is read where it is a literal in the call or a string constant of the module. Not seen: SQL
+built otherwise (a variable, a SQLAlchemy construct), columns built outside the `op.add_column`
+call, and what the called functions of other modules do.
 """
 
 import ast
@@ -78,10 +82,19 @@ TABLE_FIRST = {"create_table", "drop_table", "rename_table", "add_column", "alte
 TABLE_FIRST |= {"drop_column"}
 CONCURRENT_INDEX = re.compile(r"(CREATE\s+(UNIQUE\s+)?|DROP\s+)INDEX\s+CONCURRENTLY\b")
 SQL_RULES = [
-    ("destructive-expand", r"^DROP\s+(TABLE|INDEX)\b|\bDROP\s+(COLUMN|CONSTRAINT)\b|\bRENAME\b"),
+    (
+        "destructive-expand",
+        r"^DROP\s+(TABLE|INDEX|TRIGGER|FUNCTION|VIEW|SEQUENCE|TYPE)\b"
+        r"|\bDROP\s+(COLUMN|CONSTRAINT)\b|\bRENAME\b",
+    ),
     ("table-rewrite", r"^ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?\S+\s+(SET\s+DATA\s+)?TYPE\b"),
     ("table-rewrite", r"^VACUUM\b.*\bFULL\b|^CLUSTER\b"),
     ("set-not-null", r"\bSET\s+NOT\s+NULL\b"),
+    (
+        "not-null-without-default",
+        r"^ALTER\s+TABLE\b.*\bADD\s+(?!CONSTRAINT\b|PRIMARY\b|UNIQUE\b|FOREIGN\b|CHECK\b|EXCLUDE\b)"
+        r"(?!.*\bDEFAULT\b).*\bNOT\s+NULL\b",
+    ),
     (
         "validating-constraint",
         r"\bADD\s+(CONSTRAINT\s+\S+\s+)?(PRIMARY\s+KEY|UNIQUE|FOREIGN\s+KEY"
@@ -110,6 +123,7 @@ class Call:
     node: ast.Call
     args: list[ast.expr]
     autocommit: bool
+    constants: Mapping[str, str]
 
     def argument(self, index: int, keyword: str) -> ast.expr | None:
         return self.args[index] if index < len(self.args) else _keyword(self.node, keyword)
@@ -124,6 +138,8 @@ class Call:
 class _Scope:
     autocommit: bool = False
     batches: Mapping[str, ast.expr] = field(default_factory=dict)
+    # The module's string constants by name: SQL is often kept in one.
+    constants: Mapping[str, str] = field(default_factory=dict)
 
 
 def lint_source(source: str) -> list[Finding]:
@@ -167,7 +183,19 @@ def _upgrade_calls(tree: ast.Module) -> list[Call]:
         if (name := todo.pop()) in functions and name not in reached:
             reached.add(name)
             todo += [_callee(node) or "" for node in ast.walk(functions[name])]
-    return [call for name in sorted(reached) for call in _calls(functions[name], _Scope())]
+    scope = _Scope(constants=_constants(tree))
+    return [call for name in sorted(reached) for call in _calls(functions[name], scope)]
+
+
+def _constants(tree: ast.Module) -> dict[str, str]:
+    """`NAME = "..."` at module level, by name."""
+    return {
+        node.targets[0].id: value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and (value := _string(node.value)) is not None
+    }
 
 
 def _calls(node: ast.AST, scope: _Scope) -> Iterator[Call]:
@@ -188,7 +216,7 @@ def _enter(node: ast.With, scope: _Scope) -> _Scope:
         if name == "batch_alter_table" and isinstance(item.optional_vars, ast.Name):
             table = _argument(expression, 0, "table_name") or ast.Constant(None)
             batches[item.optional_vars.id] = table
-    return _Scope(autocommit, batches)
+    return _Scope(autocommit, batches, scope.constants)
 
 
 def _operation(node: ast.Call, scope: _Scope) -> Call | None:
@@ -203,7 +231,7 @@ def _operation(node: ast.Call, scope: _Scope) -> Call | None:
         args = [*args[:index], scope.batches[receiver_name], *args[index:]]
     elif receiver_name != "op" and name != "execute":
         return None
-    return Call(name, node, args, scope.autocommit)
+    return Call(name, node, args, scope.autocommit, scope.constants)
 
 
 def _call_findings(calls: list[Call], *, expand: bool) -> Iterator[Finding]:
@@ -256,6 +284,8 @@ def _column_rules(column: ast.expr | None) -> Iterator[str]:
     default = _keyword(column, "server_default")
     if _is(_keyword(column, "nullable"), False) and _is(default, None):
         yield "not-null-without-default"
+    if _is(_keyword(column, "unique"), True):
+        yield "validating-constraint"  # a unique index built under ACCESS EXCLUSIVE
     literal = isinstance(default, ast.Constant) and isinstance(default.value, str | int | float)
     generated = any(_callee(argument) in ("Identity", "Computed") for argument in column.args)
     if generated or not (literal or _is(default, None)):
@@ -264,15 +294,18 @@ def _column_rules(column: ast.expr | None) -> Iterator[str]:
 
 def _statements(call: Call) -> list[str]:
     """The SQL statements of an `execute`, upper-cased, one line each ([] if not a literal)."""
-    sql = _sql(call.argument(0, "sqltext")) if call.name == "execute" else None
+    sql = _sql(call.argument(0, "sqltext"), call.constants) if call.name == "execute" else None
     sql = re.sub(r"--[^\n]*", "", sql or "").upper()
     return [" ".join(statement.split()) for statement in sql.split(";") if statement.strip()]
 
 
-def _sql(expression: ast.expr | None) -> str | None:
-    """The SQL of a string, an f-string (holes as `_`) or `text(...)` of one."""
+def _sql(expression: ast.expr | None, constants: Mapping[str, str]) -> str | None:
+    """The SQL of a string, a module constant, an f-string (holes as `_`) or `text(...)` of
+    one."""
     if isinstance(expression, ast.Call) and _callee(expression) == "text" and expression.args:
         expression = expression.args[0]
+    if isinstance(expression, ast.Name):
+        return constants.get(expression.id)
     if isinstance(expression, ast.JoinedStr):
         parts = expression.values
         return "".join(str(p.value) if isinstance(p, ast.Constant) else "_" for p in parts)

@@ -87,6 +87,14 @@ AUTOCOMMIT = "with op.get_context().autocommit_block():\n    "
             'op.execute("ALTER TABLE keys ADD FOREIGN KEY (user_id) REFERENCES users (id)")',
             "validating-constraint",
         ),
+        ('op.execute("DROP TRIGGER users_name_in_step ON users")', "destructive-expand"),
+        ('op.execute("DROP FUNCTION users_name_in_step()")', "destructive-expand"),
+        ('op.execute("ALTER TABLE users ADD COLUMN age int NOT NULL")', "not-null-without-default"),
+        ('op.execute("ALTER TABLE users ADD age int NOT NULL")', "not-null-without-default"),
+        (
+            'op.add_column("users", sa.Column("handle", sa.String(30), unique=True))',
+            "validating-constraint",
+        ),
     ],
 )
 def test_an_unsafe_operation_is_refused_by_its_rule(upgrade: str, rule: str) -> None:
@@ -108,10 +116,27 @@ def test_an_unsafe_operation_is_refused_by_its_rule(upgrade: str, rule: str) -> 
         'op.get_bind().execute(sa.text("UPDATE users SET name = trim(name)"))',
         'op.execute("ALTER TABLE keys ADD FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID")',
         'op.execute("ALTER TABLE keys VALIDATE CONSTRAINT fk_keys_users")',
+        'op.execute("ALTER TABLE users ADD COLUMN age int NOT NULL DEFAULT 0")',
+        'op.execute("ALTER TABLE keys ADD CONSTRAINT c CHECK (n IS NOT NULL) NOT VALID")',
     ],
 )
 def test_a_safe_operation_passes(upgrade: str) -> None:
     assert rules_broken(migration(upgrade)) == []
+
+
+def test_sql_kept_in_a_module_constant_is_read_as_if_written_in_the_call() -> None:
+    source = migration(
+        "op.execute(DROP_NAME)\nop.execute(sa.text(INDEX))",
+        more="""
+        DROP_NAME = "ALTER TABLE users DROP COLUMN name"
+        INDEX = (
+            "CREATE INDEX ix_users_email "
+            "ON users (email)"
+        )
+        """,
+    )
+
+    assert rules_broken(source) == ["destructive-expand", "non-concurrent-index"]
 
 
 @pytest.mark.parametrize("phase", ["", 'phase = "migrate"', "phase = EXPAND"])
