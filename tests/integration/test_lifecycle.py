@@ -189,9 +189,9 @@ def test_sigterm_to_one_worker_alone_drains_it_and_the_instance_keeps_serving(
 
         os.kill(worker, signal.SIGTERM)
         took = wait_until(lambda: not running(worker), 10, "the worker stopping")
-        server.wait_until_started(workers=1)  # the supervisor's new one
         answers.wait_for(100)
-        answers.stop()
+        answers.stop()  # the clients would starve the new worker's start of CPU
+        server.wait_until_started(timeout=60, workers=1)  # the supervisor's new one
         readiness = get(f"{server.url}/health").status_code
         supervising = server.process.poll() is None
 
