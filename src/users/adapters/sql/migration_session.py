@@ -71,9 +71,7 @@ def migration_engine(url: URL, options: MigrationOptions) -> Engine:
             "keepalives_count": 2,
         },
     )
-    lock_timeout = (
-        f"SET LOCAL lock_timeout = '{max(1, round(options.lock_timeout_seconds * 1000))}ms'"
-    )
+    lock_timeout = _set_local_lock_timeout(options.lock_timeout_seconds)
 
     def bounded_locks(connection: Connection) -> None:
         # Not in Alembic's autocommit blocks (CREATE INDEX CONCURRENTLY), which have no
@@ -91,9 +89,7 @@ def _alone(engine: Engine, options: MigrationOptions) -> Iterator[None]:
         yield
         return
     with engine.connect() as holder:
-        holder.exec_driver_sql(
-            f"SET LOCAL lock_timeout = '{max(1, round(options.wait_seconds * 1000))}ms'"
-        )
+        holder.exec_driver_sql(_set_local_lock_timeout(options.wait_seconds))
         try:
             holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         except OperationalError as error:
@@ -106,6 +102,12 @@ def _alone(engine: Engine, options: MigrationOptions) -> Iterator[None]:
             ) from None
         yield
         holder.rollback()
+
+
+def _set_local_lock_timeout(seconds: float) -> str:
+    """This transaction waits `seconds` for a lock; a millisecond at least, since 0 would be
+    PostgreSQL's "no timeout"."""
+    return f"SET LOCAL lock_timeout = '{max(1, round(seconds * 1000))}ms'"
 
 
 def _sqlite_leaves_transactions_to_us(dbapi_connection: object, _: object) -> None:

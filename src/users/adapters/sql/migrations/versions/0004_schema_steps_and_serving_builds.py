@@ -4,7 +4,7 @@ database across expand and contract steps.
 `schema_steps` tells a build which later revisions are only expand steps away (it has never
 seen their migration files); `serving_builds` lets `migrate --contract` see whether a build that
 needs what a contract step removes still serves. The steps before this one are recorded by the
-runner right after it (`schema.record_steps`).
+runner right after it (`schema.record_step`).
 
 Revision ID: 0004
 Revises: 0003
