@@ -1,4 +1,4 @@
 """Fixtures every layer may ask for: PostgreSQL's come from `tests.postgres`, started only when
 a test needs them."""
 
-pytest_plugins = ["tests.postgres"]
+pytest_plugins = ["tests.postgres", "tests.replication"]

@@ -38,7 +38,7 @@ def postgres_server() -> Iterator[URL]:
     """The server USERS_TEST_DATABASE_URL names, else a throwaway one started for the run."""
     if named := os.environ.get(SERVER_VARIABLE):
         yield parsed_url(named)
-    elif (binaries := _postgres_binaries()) is not None:
+    elif (binaries := postgres_binaries()) is not None:
         yield from _own_cluster(binaries)
     elif _pgserver_installed():
         yield from _pgserver()
@@ -81,10 +81,10 @@ def _pgserver() -> Iterator[URL]:
         server.cleanup()
 
 
-def _postgres_binaries() -> Path | None:
+def postgres_binaries() -> Path | None:
     """Where initdb and pg_ctl are: on the PATH, or where Debian's packages put them."""
     if initdb := shutil.which("initdb"):
-        return Path(initdb).parent
+        return Path(initdb).resolve().parent  # a link, often: to where its siblings are
     installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: p.parts)
     return installed[-1].parent if installed else None
 

@@ -12,7 +12,7 @@ from users.adapters.memory import InMemoryStore
 from users.adapters.sql.engine import EngineOptions
 from users.adapters.sql.migration_session import MigrationOptions
 from users.adapters.sql.store import SqlStore
-from users.domain.ports import StoreStatus, UnitOfWork
+from users.domain.ports import ReadFigures, StoreStatus, UnitOfWork
 from users.domain.services import UserService
 from users.settings import Settings
 
@@ -48,6 +48,10 @@ class Store(Protocol):
         """How many of its connections requests hold now."""
         ...
 
+    def reads(self) -> list[ReadFigures]:
+        """Where reads went, for metrics: nothing unless it reads from replicas."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -57,13 +61,14 @@ def open_sql_store(settings: Settings) -> Iterator[SqlStore]:
         pool_size=settings.concurrency,
         timeout_seconds=settings.request_timeout_seconds,
         connect_timeout_seconds=settings.connect_timeout_seconds,
+        replica_max_lag_seconds=settings.replica_max_lag_seconds,
     )
     migrations = MigrationOptions(
         connect_timeout_seconds=settings.connect_timeout_seconds,
         lock_timeout_seconds=settings.migration_lock_timeout_seconds,
         wait_seconds=settings.migration_wait_seconds,
     )
-    store = SqlStore.open(settings.database, options, migrations)
+    store = SqlStore.open(settings.database, options, migrations, settings.replicas)
     yield store
     store.close()
 

@@ -3,7 +3,7 @@
 import re
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL
@@ -33,12 +33,7 @@ class DatabaseSettings(BaseSettings):
     @classmethod
     def _database_url_can_be_used(cls, url: SecretStr) -> SecretStr:
         if url.get_secret_value() != MEMORY_URL:
-            try:
-                database_url(url.get_secret_value())
-            except UnsupportedDatabaseUrl as error:
-                raise PydanticCustomError(
-                    "database_url", "{reason}", {"reason": str(error)}
-                ) from None
+            _parsed(url.get_secret_value())
         return url
 
     @property
@@ -112,6 +107,19 @@ class Settings(DatabaseSettings):
         le=3600,
         description="after the drain, how long requests in flight may take to finish",
     )
+    database_replica_urls: SecretStr = Field(
+        SecretStr(""),
+        description="read replicas of the PostgreSQL database, postgresql:// URLs separated by "
+        "commas: reads fresh enough go to them",
+    )
+    replica_max_lag_seconds: float = Field(
+        1.0,
+        ge=0.5,
+        le=3600,
+        allow_inf_nan=False,
+        description="how stale a read without a Consistency-Token may be: a replica further "
+        "behind the primary is not read (replicas are looked at every 0.1 s)",
+    )
     metrics: bool = Field(True, description="serve Prometheus metrics at /metrics")
     api_token: SecretStr | None = Field(
         None, description="when set, /users needs this bearer token"
@@ -126,6 +134,29 @@ class Settings(DatabaseSettings):
         """One access line per request is written at INFO: a higher level silences it."""
         return self.log_level in ("DEBUG", "INFO")
 
+    @property
+    def replicas(self) -> list[URL]:
+        """`database_replica_urls` parsed, each with the installed PostgreSQL driver."""
+        listed = self.database_replica_urls.get_secret_value()
+        return [database_url(url.strip()) for url in listed.split(",") if url.strip()]
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replicas_can_be_read(cls, urls: SecretStr, info: ValidationInfo) -> SecretStr:
+        listed = [url.strip() for url in urls.get_secret_value().split(",") if url.strip()]
+        if not listed:
+            return urls
+        primary = info.data.get("database_url")
+        if primary is None or not _is_postgresql(primary.get_secret_value()):
+            raise PydanticCustomError(
+                "replicas", "read replicas need a PostgreSQL USERS_DATABASE_URL"
+            )
+        if not all(_is_postgresql(url) for url in listed):
+            raise PydanticCustomError("replicas", "every replica must be a postgresql:// URL")
+        if len({_parsed(url) for url in listed}) < len(listed):
+            raise PydanticCustomError("replicas", "a replica is listed twice")
+        return urls
+
     @field_validator("api_token")
     @classmethod
     def _token_can_be_sent(cls, token: SecretStr | None) -> SecretStr | None:
@@ -135,3 +166,15 @@ class Settings(DatabaseSettings):
                 "must be visible ASCII characters without spaces; unset it to leave /users open",
             )
         return token
+
+
+def _parsed(url: str) -> URL:
+    """A database URL, or the one-line refusal of one that cannot be used."""
+    try:
+        return database_url(url)
+    except UnsupportedDatabaseUrl as error:
+        raise PydanticCustomError("database_url", "{reason}", {"reason": str(error)}) from None
+
+
+def _is_postgresql(url: str) -> bool:
+    return url != MEMORY_URL and _parsed(url).get_backend_name() == "postgresql"

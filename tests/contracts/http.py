@@ -12,6 +12,7 @@ import pytest
 from tests.support import random_email, simultaneously
 from users.domain.model import MAX_USER_ID
 
+TOKEN = "Consistency-Token"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
@@ -601,3 +602,30 @@ class HttpContract:
         assert set(statuses) <= {200, 409}
         assert 200 in statuses
         assert len(client.get("/users/").json()["items"]) == 1
+
+    # Reading your writes: the Consistency-Token
+    @pytest.mark.parametrize(
+        "token", ["", "0/16B3748", "00000000016B3748", "0" * 15, "0" * 17, "0" * 16 + ", 1"]
+    )
+    def test_a_consistency_token_that_cannot_be_read_is_422_on_every_read(
+        self, client: httpx2.Client, token: str
+    ) -> None:
+        user = register(client)
+        reads = [f"/users/{user['id']}", "/users/", f"/users/?email={user['email']}"]
+
+        answers = [client.get(path, headers={TOKEN: token}) for path in reads]
+        head = client.head(reads[0], headers={TOKEN: token})
+
+        assert [answer.status_code for answer in answers] == [422] * len(reads)
+        assert {answer.json()["detail"][0]["loc"][1] for answer in answers} == {TOKEN}
+        assert head.status_code == 422
+
+    def test_a_token_past_anything_written_yet_is_read_on_the_primary(
+        self, client: httpx2.Client
+    ) -> None:
+        user = register(client)
+
+        read = client.get(f"/users/{user['id']}", headers={TOKEN: "7fffffffffffffff"})
+
+        assert read.status_code == 200
+        assert read.json() == user

@@ -63,7 +63,7 @@ class RepositoryContract:
     def test_an_added_user_reads_back_exactly(self, uow_factory: UnitOfWorkFactory) -> None:
         added = add_committed(uow_factory, "Ada.Lovelace@Example.com", name="Ada")
 
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             stored = unit.users.get(added.id)
 
         assert stored == added
@@ -98,7 +98,7 @@ class RepositoryContract:
     def test_letter_case_is_ignored_in_any_script(self, uow_factory: UnitOfWorkFactory) -> None:
         add_committed(uow_factory, "ΣΩΚΡΆΤΗΣ@example.gr")
 
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             found = unit.users.get_by_email(Email.parse("σωκράτης@EXAMPLE.gr"))
 
         assert found is not None
@@ -126,7 +126,7 @@ class RepositoryContract:
     ) -> None:
         first, second = add_committed(uow_factory, one), add_committed(uow_factory, other)
 
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             found = [
                 unit.users.get_by_email(Email.parse(address))
                 for address in (one_in_other_case, other_in_other_case)
@@ -135,7 +135,7 @@ class RepositoryContract:
         assert found == [first, second]
 
     def test_a_missing_user_is_none(self, uow_factory: UnitOfWorkFactory) -> None:
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             assert unit.users.get(MAX_USER_ID) is None
             assert unit.users.get_by_email(Email.parse(random_email())) is None
 
@@ -144,7 +144,7 @@ class RepositoryContract:
     ) -> None:
         users = [add_committed(uow_factory) for _ in range(5)]
 
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             first = unit.users.list_page(after=0, limit=2)
             rest = unit.users.list_page(after=first[-1].id, limit=10)
             beyond = unit.users.list_page(after=MAX_USER_ID, limit=10)
@@ -158,7 +158,7 @@ class RepositoryContract:
         with uow_factory() as unit:
             renamed = unit.users.update(user.id, UserChanges(updated_at=LATER, name="Alicia"))
             unit.commit()
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             stored = unit.users.get(user.id)
 
         assert renamed == replace(user, name="Alicia", updated_at=LATER, version=user.version + 1)
@@ -186,7 +186,7 @@ class RepositoryContract:
 
         with pytest.raises(EmailAlreadyRegistered), uow_factory() as unit:
             unit.users.update(user.id, changes)
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             assert unit.users.get(user.id) == user
 
     def test_updating_or_removing_a_missing_user_reports_it(
@@ -205,7 +205,7 @@ class RepositoryContract:
             assert unit.users.remove(user.id) is True
             unit.commit()
 
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             assert unit.users.get(user.id) is None
         assert add_committed(uow_factory, user.email.address).email == user.email
 
@@ -216,7 +216,7 @@ class RepositoryContract:
             discarded = unit.users.add(new_user())
             unit.users.update(kept.id, UserChanges(updated_at=LATER, name="Changed"))
 
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             assert unit.users.get(discarded.id) is None
             assert unit.users.get(kept.id) == kept
 
@@ -231,7 +231,7 @@ class RepositoryContract:
             unit.users.add(new_user(taken.email.address))
             unit.commit()
 
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             assert unit.users.get_by_email(fresh.email) is None
 
     def test_a_unit_sees_its_own_uncommitted_writes(self, uow_factory: UnitOfWorkFactory) -> None:
@@ -286,7 +286,7 @@ class RepositoryContract:
             unit.commit()
         with pytest.raises(UserChanged), uow_factory() as unit:
             unit.users.update(user.id, UserChanges(LATER, name="Cleo"), first_only)
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             stored = unit.users.get(user.id)
 
         assert updated is not None
@@ -318,7 +318,7 @@ class RepositoryContract:
             assert unit.users.get(user.id) == user
             assert unit.users.remove(user.id, Precondition(only=frozenset({user.version})))
             unit.commit()
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             assert unit.users.get(user.id) is None
 
     def test_a_conditional_write_to_a_missing_user_finds_no_user_not_a_change(
@@ -414,7 +414,7 @@ class RepositoryContract:
             user = unit.users.add(new_user())
             unit.keys.finish(first, Outcome(user=user), LATER)
 
-        with uow_factory() as unit:
+        with uow_factory(read_only=True) as unit:
             assert unit.users.get(user.id) is None
         assert claim(uow_factory, attempt(started_at=MOMENT + timedelta(seconds=1))) == first
 

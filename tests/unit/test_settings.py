@@ -21,6 +21,7 @@ from users.settings import Settings
         ("USERS_IDEMPOTENCY_RETENTION_SECONDS", "0", "Input should be greater than or equal to 1"),
         ("USERS_LOG_LEVEL", "loud", "Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
         ("USERS_LOG_JSON", "maybe", "Input should be a valid boolean"),
+        ("USERS_REPLICA_MAX_LAG_SECONDS", "0.1", "Input should be greater than or equal to 0.5"),
     ],
 )
 def test_a_setting_that_cannot_work_is_refused_in_one_line(
@@ -95,3 +96,40 @@ def test_a_postgresql_driver_other_than_psycopg2_is_refused_in_one_line_even_ins
         "users-api: USERS_DATABASE_URL: 'postgresql+psycopg': this service reaches PostgreSQL "
         "through psycopg2 only; use postgresql+psycopg2://…"
     )
+
+
+@pytest.mark.parametrize(
+    ("primary", "replicas", "refusal"),
+    [
+        ("sqlite:///users.db", "postgresql://r1/users", "read replicas need a PostgreSQL"),
+        ("memory://", "postgresql://r1/users", "read replicas need a PostgreSQL"),
+        ("postgresql://p/users", "sqlite:///copy.db", "every replica must be a postgresql://"),
+        ("postgresql://p/users", "postgresql://r1/users, postgresql://r1/users", "listed twice"),
+        ("postgresql://p/users", "postgresql://r1:port/users", "not a database URL"),
+    ],
+)
+def test_replicas_that_cannot_work_are_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, primary: str, replicas: str, refusal: str
+) -> None:
+    monkeypatch.setenv("USERS_DATABASE_URL", primary)
+    monkeypatch.setenv("USERS_DATABASE_REPLICA_URLS", replicas)
+
+    with pytest.raises(SystemExit) as refused:
+        main(["migrate"])
+
+    message = str(refused.value.code)
+    assert message.startswith("users-api: USERS_DATABASE_REPLICA_URLS: ")
+    assert refusal in message
+    assert "\n" not in message
+
+
+def test_replicas_are_read_from_a_comma_separated_list() -> None:
+    settings = Settings(
+        database_url="postgresql://p/users",
+        database_replica_urls=" postgresql://r1/users,postgresql://r2:5433/users ,",
+    )
+
+    assert [url.render_as_string() for url in settings.replicas] == [
+        "postgresql+psycopg2://r1/users",
+        "postgresql+psycopg2://r2:5433/users",
+    ]

@@ -16,7 +16,7 @@ from users.domain.errors import (
 )
 from users.domain.idempotency import KeyRecord, Outcome
 from users.domain.model import Email, NewUser, Precondition, User, UserChanges
-from users.domain.ports import StoreStatus
+from users.domain.ports import ReadFigures, StoreStatus
 
 MEMORY_URL = "memory://"
 """The database URL that chooses this store."""
@@ -244,6 +244,10 @@ class InMemoryStore:
     def connections_in_use(self) -> int:
         """No connections: none in use."""
         return 0
+
+    def reads(self) -> list[ReadFigures]:
+        """No replicas: nothing to tell."""
+        return []
 
     def close(self) -> None:
         """Nothing to let go of."""

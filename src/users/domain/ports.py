@@ -1,6 +1,7 @@
 """What the domain needs from the outside world, as protocols any adapter can satisfy."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
@@ -115,3 +116,16 @@ class StoreStatus(StrEnum):
     OK = "ok"
     UNREACHABLE = "unreachable"
     SCHEMA_OUT_OF_DATE = "schema out of date"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFigures:
+    """Where a store's reads went: the primary, or one of its read replicas."""
+
+    target: str
+    reads: int
+    fallbacks: int = 0
+    """Reads that failed on this replica and were served by the primary."""
+    lag_seconds: float | None = None
+    """How stale this replica may be now, at most; `None` for the primary."""
+    usable: bool = True

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,13 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
 def bouncer(server_url: URL) -> Iterator[URL]:
     """PgBouncer, in transaction pooling as `deploy/pgbouncer.ini` sets it, in front of the
     test server; the server's URL with its address put in (so any database name passes)."""
+    with pgbouncer_in_front_of(server_url) as url:
+        yield url
+
+
+@contextmanager
+def pgbouncer_in_front_of(server_url: URL) -> Iterator[URL]:
+    """A PgBouncer of its own, configured as `bouncer`, in front of `server_url`."""
     program = require("pgbouncer")
     if not server_url.host:
         # pgserver's listens only on a socket that, run as root, only its own user may open.

@@ -1,15 +1,21 @@
-"""psycopg2 as the service drives it: a statement timeout sent with every statement, and a
-write's `BEGIN` sent with its first statement. Both ride in the statement's own query string,
-so neither costs a round trip."""
+"""psycopg2 as the service drives it: a statement timeout sent with every statement, a write's
+`BEGIN` sent with its first statement, and its commit's WAL position asked with its `COMMIT`.
+Each rides in a query string the service sends anyway, so none costs a round trip."""
 
 from typing import Any
 
 import psycopg2.extensions
 from psycopg2.sql import Composable
 
-from users import deadline
+from users import consistency, deadline
 
 _IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+WAL_POSITION = (
+    "CASE WHEN pg_is_in_recovery() THEN NULL ELSE (pg_current_wal_insert_lsn() - '0/0')::bigint END"
+)
+"""The primary's WAL position now, as a number: past every commit made so far. None on a
+standby (after a failover, say), where a read-only transaction still commits."""
+_COMMIT_AT = f"COMMIT; SELECT {WAL_POSITION}"  # one round trip
 
 
 class InlineBeginConnection(psycopg2.extensions.connection):
@@ -27,22 +33,28 @@ class InlineBeginConnection(psycopg2.extensions.connection):
         self.autocommit = True
 
     def commit(self) -> None:
-        self._end_transaction("COMMIT")
+        """Commit, and note the position a read must be at to see it (`consistency`)."""
+        if self._in_transaction():
+            with psycopg2.extensions.cursor(self) as cursor:  # no deadline prefix: no query
+                cursor.execute(_COMMIT_AT)
+                position = cursor.fetchone()[0]  # type: ignore[index]
+            if position is not None:
+                consistency.committed(position)
 
     def rollback(self) -> None:
-        self._end_transaction("ROLLBACK")
+        if self._in_transaction():
+            with psycopg2.extensions.cursor(self) as cursor:
+                cursor.execute("ROLLBACK")
 
-    def _end_transaction(self, command: str) -> None:
-        if self.closed or self.get_transaction_status() == _IDLE:
-            return
-        with psycopg2.extensions.cursor(self) as cursor:  # no deadline prefix: it is not a query
-            cursor.execute(command)
+    def _in_transaction(self) -> bool:
+        return not self.closed and self.get_transaction_status() != _IDLE
 
 
 def cursor_within_deadline(
-    default_seconds: float, *, transactions: bool
+    default_seconds: float, *, transactions: bool, share: float = 1.0
 ) -> type[psycopg2.extensions.cursor]:
-    """A cursor whose every statement may run for what is left of its request's deadline, and
+    """A cursor whose every statement may run for `share` of what is left of its request's
+    deadline (or of `default_seconds` outside a request), and
     (with `transactions`, on an `InlineBeginConnection`) opens a transaction if none is open.
 
     The timeout is sent with the statement, in the same query string, so it costs no round
@@ -58,7 +70,8 @@ def cursor_within_deadline(
                 query = query.as_string(self)
             left = deadline.seconds_left()
             # Zero would mean no timeout at all: a deadline already passed gets a millisecond.
-            milliseconds = max(1, int((default_seconds if left is None else left) * 1000))
+            seconds = default_seconds if left is None else left
+            milliseconds = max(1, int(seconds * share * 1000))
             prefix = f"SET LOCAL statement_timeout = {milliseconds}; "
             if self._opens_transaction():
                 prefix = "BEGIN; " + prefix

@@ -14,6 +14,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from users import deadline
 from users.adapters.sql.driver import InlineBeginConnection, cursor_within_deadline
 from users.adapters.sql.errors import SchemaNotCurrent
+from users.adapters.sql.replicas import Replica, Replicas
 from users.adapters.sql.steps import BuildSchema, SchemaRefused
 
 # SQLAlchemy 2.1 reads a bare "postgresql://" as psycopg 3; this service ships psycopg2.
@@ -57,11 +58,19 @@ class EngineOptions:
     # How long a statement, or a wait for a connection, may take outside a request's deadline.
     timeout_seconds: float = 5.0
     connect_timeout_seconds: int = 2
+    # A replica that has not replayed the primary's position of this long ago is not read.
+    replica_max_lag_seconds: float = 1.0
+
+
+# A read on a replica may take this share of what its request has left, so that the primary
+# has the rest when the replica fails it.
+REPLICA_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class Engines:
-    """The service's two connection pools on one database, so that no connection changes mode.
+    """The service's two connection pools on one database, so that no connection changes mode,
+    and its read replicas, if any.
 
     Reads run each statement on its own (`AUTOCOMMIT`: one round trip, no `BEGIN`, no
     `ROLLBACK`); writes run in a transaction that `commit()` ends.
@@ -69,19 +78,28 @@ class Engines:
 
     reads: Engine
     writes: Engine
+    replicas: Replicas | None = None
 
     def dispose(self) -> None:
         self.reads.dispose()
         self.writes.dispose()
+        for engine in self.replicas.engines() if self.replicas else ():
+            engine.dispose()
 
     def checked_out(self) -> int:
-        """Connections out of either pool now."""
-        return sum(_queue_pool(engine).checkedout() for engine in (self.reads, self.writes))
+        """Connections out of the requests' pools now."""
+        pools = [self.reads, self.writes]
+        if self.replicas is not None:
+            pools += self.replicas.request_engines()
+        return sum(_queue_pool(engine).checkedout() for engine in pools)
 
 
-def create_bookkeeping_engine(url: URL, options: EngineOptions) -> Engine:
-    """One connection for the service's own records (`presence.py`), outside the requests'
-    pools so that it never takes one of their connections; at any schema."""
+def create_bookkeeping_engine(
+    url: URL, options: EngineOptions, *, transactions: bool = True
+) -> Engine:
+    """One connection for the service's own records and looks (`presence.py`, `replicas.py`),
+    outside the requests' pools so that it never takes one of their connections; at any
+    schema."""
     return create_engine(
         url,
         pool_size=1,
@@ -89,7 +107,8 @@ def create_bookkeeping_engine(url: URL, options: EngineOptions) -> Engine:
         pool_pre_ping=True,
         pool_timeout=options.timeout_seconds,
         hide_parameters=True,
-        connect_args=_connect_args(url, options, transactions=True),
+        connect_args=_connect_args(url, options, transactions=transactions),
+        **({} if transactions else {"isolation_level": "AUTOCOMMIT"}),
     )
 
 
@@ -99,15 +118,44 @@ def _queue_pool(engine: Engine) -> QueuePool:
     return pool
 
 
-def create_engines(url: URL, options: EngineOptions, schema: BuildSchema) -> Engines:
-    """Both pools, for a database this build serves on."""
+def create_engines(
+    url: URL, options: EngineOptions, schema: BuildSchema, replica_urls: Sequence[URL] = ()
+) -> Engines:
+    """Both pools, for a database this build serves on, and one per replica of it."""
+    replicas = None
+    if replica_urls:
+        replicas = Replicas(
+            [
+                Replica(
+                    shown(replica),
+                    _engine(replica, options, schema, transactions=False, share=REPLICA_SHARE),
+                    create_bookkeeping_engine(replica, options, transactions=False),
+                )
+                for replica in replica_urls
+            ],
+            create_bookkeeping_engine(url, options, transactions=False),
+            options.replica_max_lag_seconds,
+        )
     return Engines(
         reads=_engine(url, options, schema, transactions=False),
         writes=_engine(url, options, schema, transactions=True),
+        replicas=replicas,
     )
 
 
-def _engine(url: URL, options: EngineOptions, schema: BuildSchema, *, transactions: bool) -> Engine:
+def shown(url: URL) -> str:
+    """`url` as logs and metrics show it: without its password."""
+    return url.render_as_string(hide_password=True)
+
+
+def _engine(
+    url: URL,
+    options: EngineOptions,
+    schema: BuildSchema,
+    *,
+    transactions: bool,
+    share: float = 1.0,
+) -> Engine:
     engine = create_engine(
         url,
         pool_size=options.pool_size,
@@ -117,7 +165,7 @@ def _engine(url: URL, options: EngineOptions, schema: BuildSchema, *, transactio
         pool_timeout=options.timeout_seconds,
         # Errors that reach a log name the statement, not the users' data bound to it.
         hide_parameters=True,
-        connect_args=_connect_args(url, options, transactions=transactions),
+        connect_args=_connect_args(url, options, transactions=transactions, share=share),
         **({} if transactions else {"isolation_level": "AUTOCOMMIT"}),
     )
     hold_to_schema(engine, schema)
@@ -180,7 +228,9 @@ def refuse_unservable(schema: BuildSchema, fetch: Callable[[str], Sequence[Any]]
     schema.serves_on(revisions, lambda: {row[0]: row[1] for row in fetch(RECORDED_STEPS)})
 
 
-def _connect_args(url: URL, options: EngineOptions, *, transactions: bool) -> dict[str, object]:
+def _connect_args(
+    url: URL, options: EngineOptions, *, transactions: bool, share: float = 1.0
+) -> dict[str, object]:
     if url.get_backend_name() == "sqlite":
         return {"check_same_thread": False, "timeout": options.timeout_seconds}
     return {
@@ -188,7 +238,7 @@ def _connect_args(url: URL, options: EngineOptions, *, transactions: bool) -> di
             InlineBeginConnection if transactions else psycopg2.extensions.connection
         ),
         "cursor_factory": cursor_within_deadline(
-            options.timeout_seconds, transactions=transactions
+            options.timeout_seconds, transactions=transactions, share=share
         ),
         "connect_timeout": options.connect_timeout_seconds,
         "application_name": "users",

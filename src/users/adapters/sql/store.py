@@ -1,7 +1,8 @@
 """A SQL database as the service runs it: two pools held to this build's schema revision, units
 of work on them, the readiness probe, and the migrations."""
 
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from functools import partial
 
 from sqlalchemy import URL, text
@@ -13,6 +14,7 @@ from users.adapters.sql.engine import (
     create_bookkeeping_engine,
     create_engines,
     refuse_unservable,
+    shown,
 )
 from users.adapters.sql.errors import SchemaNotCurrent, one_line
 from users.adapters.sql.migration_session import MigrationOptions
@@ -27,7 +29,7 @@ from users.adapters.sql.schema import (
 from users.adapters.sql.steps import SchemaRefused
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from users.domain.errors import StoreUnavailable
-from users.domain.ports import StoreStatus, UnitOfWorkFactory
+from users.domain.ports import ReadFigures, StoreStatus, UnitOfWorkFactory
 
 
 class SqlStore:
@@ -51,20 +53,36 @@ class SqlStore:
 
     @classmethod
     def open(
-        cls, url: URL, options: EngineOptions, migrations: MigrationOptions | None = None
+        cls,
+        url: URL,
+        options: EngineOptions,
+        migrations: MigrationOptions | None = None,
+        replica_urls: Sequence[URL] = (),
     ) -> "SqlStore":
-        """The store at `url`; no connection is made until one is needed."""
-        return cls(url, options, create_engines(url, options, build_schema()), migrations)
+        """The store at `url`, reading from `replica_urls` too; no connection is made until one
+        is needed."""
+        engines = create_engines(url, options, build_schema(), replica_urls)
+        return cls(url, options, engines, migrations)
 
-    def serving(self) -> AbstractContextManager[None]:
-        """While in it, the database knows this process serves this build (`presence.py`).
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """While in it, the database knows this process serves this build (`presence.py`), and
+        the replicas are looked at, so that reads may go to them (`replicas.py`).
 
-        Not on SQLite: one process serves a file, and a second writer on it would race the
-        request pools' first connection switching the file to write-ahead logging.
+        No presence on SQLite: one process serves a file, and a second writer on it would race
+        the request pools' first connection switching the file to write-ahead logging.
         """
-        if self._url.get_backend_name() == "sqlite":
-            return nullcontext()
-        return present(create_bookkeeping_engine(self._url, self._options), expected_revision())
+        with ExitStack() as serving:
+            if self._url.get_backend_name() != "sqlite":
+                engine = create_bookkeeping_engine(self._url, self._options)
+                serving.enter_context(present(engine, expected_revision()))
+            if self._engines.replicas is not None:
+                serving.enter_context(self._engines.replicas.watching())
+            yield
+
+    def reads(self) -> list[ReadFigures]:
+        """Where reads went, and how each replica fares; nothing without replicas."""
+        return [] if self._engines.replicas is None else self._engines.replicas.figures()
 
     def close(self) -> None:
         self._engines.dispose()
@@ -77,7 +95,7 @@ class SqlStore:
         """One query, through a unit of work as any request's (so a pooled connection that
         died while idle is replaced, not reported)."""
         try:
-            with SqlAlchemyUnitOfWork(self._engines, read_only=True) as unit:
+            with SqlAlchemyUnitOfWork(self._engines, read_only=True, on_primary=True) as unit:
                 refuse_unservable(
                     build_schema(), lambda sql: unit.connection.execute(text(sql), {}).all()
                 )
@@ -119,4 +137,4 @@ class SqlStore:
 
     @property
     def _shown(self) -> str:
-        return self._url.render_as_string(hide_password=True)
+        return shown(self._url)

@@ -1,33 +1,50 @@
-"""A unit of work on a SQL database: one pooled connection, in a transaction unless read-only."""
+"""A unit of work on a SQL database: one pooled connection, in a transaction unless read-only;
+a read-only unit's on a replica when one is fit (`replicas.py`)."""
 
+from collections.abc import Callable
 from typing import Any, Self
 
-from sqlalchemy import Connection, CursorResult, Executable
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, CursorResult, Engine, Executable
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from users.adapters.sql.engine import Engines
 from users.adapters.sql.errors import as_domain_errors
 from users.adapters.sql.key_records import SqlAlchemyKeyRecords
+from users.adapters.sql.replicas import Replica, Tally
 from users.adapters.sql.repository import SqlAlchemyUserRepository
-from users.domain.errors import WriteInReadOnlyUnit
+from users.domain.errors import StoreUnavailable, WriteInReadOnlyUnit
+
+# What a replica may fail a read with, before the primary serves it: any database error,
+# a refused schema (a replica behind a migration) included.
+_REPLICA_FAILURES = (SQLAlchemyError, StoreUnavailable)
 
 
 class SqlAlchemyUnitOfWork:
     """The `UnitOfWork` port: open, work, `commit()`; whatever was not committed is rolled back.
 
     Which pool the connection comes from is decided when the unit opens: a read-only unit runs
-    each statement on its own, any other unit runs in one transaction.
+    each statement on its own, on a fit replica if there is one (`on_primary`: never), any other
+    unit runs in one transaction on the primary.
     """
 
     users: SqlAlchemyUserRepository
 
-    def __init__(self, engines: Engines, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engines: Engines, *, read_only: bool = False, on_primary: bool = False
+    ) -> None:
+        self._engines = engines
         self._engine = engines.reads if read_only else engines.writes
         self._read_only = read_only
+        self._replica: Replica | None = None
+        if read_only and not on_primary and engines.replicas is not None:
+            self._replica = engines.replicas.choose()
 
     def __enter__(self) -> Self:
-        with as_domain_errors:
-            self.connection = UnitConnection(self._engine.connect(), read_only=self._read_only)
+        self.connection = UnitConnection(
+            self._connect(),
+            read_only=self._read_only,
+            on_failure=None if self._replica is None else self._to_primary,
+        )
         self.users = SqlAlchemyUserRepository(self.connection)
         return self
 
@@ -36,20 +53,59 @@ class SqlAlchemyUnitOfWork:
         """Built when asked for: most requests bring no idempotency key."""
         return SqlAlchemyKeyRecords(self.connection, self._engine.dialect.name)
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
         self.connection.close()
+        if error_type is None and (served := self._served_by()) is not None:
+            served.add()
 
     def commit(self) -> None:
         self.connection.commit()
 
+    def _connect(self) -> Connection:
+        if self._replica is not None:
+            try:
+                return self._replica.engine.connect()
+            except _REPLICA_FAILURES as error:
+                self._replica.failed(error)
+                self._replica = None
+        return _connect(self._engine)
+
+    def _to_primary(self, error: Exception) -> Connection:
+        """The replica failed a read: the primary serves it."""
+        assert self._replica is not None, "only a unit on a replica falls back"
+        self._replica.failed(error)
+        self._replica = None
+        return _connect(self._engine)
+
+    def _served_by(self) -> Tally | None:
+        """Where this unit's reads were served, counted when there are replicas."""
+        if self._replica is not None:
+            return self._replica.reads
+        if self._read_only and self._engines.replicas is not None:
+            return self._engines.replicas.primary_reads
+        return None
+
+
+def _connect(engine: Engine) -> Connection:
+    with as_domain_errors:
+        return engine.connect()
+
 
 class UnitConnection:
     """A unit of work's pooled connection, as its repositories run statements on it: a database
-    error becomes the domain's, and a read-only unit refuses every write."""
+    error becomes the domain's, and a read-only unit refuses every write. A unit on a replica
+    has `on_failure` give it the primary's connection when the replica fails it."""
 
-    def __init__(self, connection: Connection, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        read_only: bool,
+        on_failure: Callable[[Exception], Connection] | None = None,
+    ) -> None:
         self._connection = connection
         self._read_only = read_only
+        self._on_failure = on_failure
         self._untouched = True
 
     def commit(self) -> None:
@@ -64,6 +120,8 @@ class UnitConnection:
         """Run one statement; the domain's errors on failure."""
         if self._read_only and statement.is_dml:
             raise WriteInReadOnlyUnit(str(statement))
+        if self._on_failure is not None:
+            return self._on_replica(statement, values)
         with as_domain_errors:
             try:
                 return self._connection.execute(statement, values)
@@ -77,3 +135,14 @@ class UnitConnection:
                 return self._connection.execute(statement, values)
             finally:
                 self._untouched = False
+
+    def _on_replica(self, statement: Executable, values: dict[str, Any]) -> CursorResult[Any]:
+        """Run a read on the replica; if it fails there, whatever the failure, on the primary."""
+        assert self._on_failure is not None
+        try:
+            return self._connection.execute(statement, values)
+        except _REPLICA_FAILURES as error:
+            self._connection.close()
+            self._connection = self._on_failure(error)
+            self._on_failure = None
+            return self.execute(statement, values)

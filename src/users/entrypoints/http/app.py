@@ -72,7 +72,7 @@ def _lifespan(
             stopping.enter_context(store.serving())
             if metrics is not None:
                 stopping.callback(metrics.close)
-                await stopping.enter_async_context(metrics.sampling_pools(store.connections_in_use))
+                await stopping.enter_async_context(metrics.sampling(store))
             yield
 
     return lifespan

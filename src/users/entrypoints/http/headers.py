@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 
+from users import consistency
 from users.domain.idempotency import KEY_PATTERN
 
 
@@ -93,3 +94,24 @@ IDEMPOTENCY_KEY = RequestHeader(
     "with another body it is 422, while the first still runs 409.",
     pattern=KEY_PATTERN,
 )
+CONSISTENCY_TOKEN = RequestHeader(
+    "Consistency-Token",
+    "The `Consistency-Token` of a write's response: this read sees that write and every one "
+    "before it. Without it, a service that reads from replicas may answer from one up to its "
+    "lag bound behind (1 s by default).",
+    pattern=consistency.TOKEN_PATTERN,
+)
+
+
+def read_after_token(request: Request) -> None:
+    """The reads of `request` see the write whose token it sent back, if it sent one."""
+    if (token := CONSISTENCY_TOKEN.read(request)) is not None:
+        consistency.read_after(consistency.position(token))
+
+
+def written() -> dict[str, str]:
+    """The response headers of a write: the token of what it committed, on a store that has
+    tokens to give (PostgreSQL)."""
+    if (position := consistency.must_see()) is None:
+        return {}
+    return {CONSISTENCY_TOKEN.name: consistency.token(position)}

@@ -16,7 +16,15 @@ from users.domain.model import User
 from users.entrypoints.http.conditional import etag, holds, precondition
 from users.entrypoints.http.dependencies import user_service
 from users.entrypoints.http.errors import BODY_TOO_LARGE, Responses, answers
-from users.entrypoints.http.headers import IDEMPOTENCY_KEY, IF_MATCH, IF_NONE_MATCH, reads
+from users.entrypoints.http.headers import (
+    CONSISTENCY_TOKEN,
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    read_after_token,
+    reads,
+    written,
+)
 from users.entrypoints.http.schemas import (
     UserCreate,
     UserId,
@@ -32,7 +40,16 @@ _ETAG: dict[str, Any] = {
         "schema": {"type": "string"},
     }
 }
+_TOKEN: dict[str, Any] = {
+    CONSISTENCY_TOKEN.name: {
+        "description": "On PostgreSQL: send it back as a read's `Consistency-Token` to read "
+        "this write, whichever instance or replica serves the read",
+        "schema": {"type": "string", "pattern": CONSISTENCY_TOKEN.pattern},
+    }
+}
 WITH_ETAG: Responses = {200: {"headers": _ETAG}}
+WRITTEN: Responses = {200: {"headers": _ETAG | _TOKEN}}
+DELETED: Responses = {204: {"description": "Deleted", "headers": _TOKEN}}
 NOT_MODIFIED: Responses = {
     304: {"description": "If-None-Match names the current entity tag; no body", "headers": _ETAG}
 }
@@ -43,19 +60,20 @@ router = APIRouter(prefix="/users", responses=answers(StoreUnavailable))
 @router.post(
     "/",
     response_model=UserOut,
-    responses=WITH_ETAG | answers(EmailAlreadyRegistered, RequestInProgress, BODY_TOO_LARGE),
+    responses=WRITTEN | answers(EmailAlreadyRegistered, RequestInProgress, BODY_TOO_LARGE),
     openapi_extra=reads(IDEMPOTENCY_KEY),
 )
 def register_user(user: UserCreate, request: Request) -> Response:
     """Register a user. An address already registered, in any letter case, is refused."""
     key = IDEMPOTENCY_KEY.read(request)
     registered = user_service(request).register(name=user.name, email=user.email, key=key)
-    return _tagged(registered)
+    return _tagged(registered, written())
 
 
-@router.get("/", response_model=UserPageOut)
+@router.get("/", response_model=UserPageOut, openapi_extra=reads(CONSISTENCY_TOKEN))
 def list_users(query: Annotated[UserQuery, Query()], request: Request) -> Response:
     """List users in id order, a page at a time, or find the one user with an address."""
+    read_after_token(request)
     users = user_service(request)
     if query.email is None:
         return _json(UserPageOut.of(users.list_page(after=query.after, limit=query.limit)))
@@ -67,10 +85,11 @@ def list_users(query: Annotated[UserQuery, Query()], request: Request) -> Respon
     "/{user_id}",
     response_model=UserOut,
     responses=WITH_ETAG | NOT_MODIFIED | answers(UserNotFound, UserChanged),
-    openapi_extra=reads(IF_MATCH, IF_NONE_MATCH),
+    openapi_extra=reads(IF_MATCH, IF_NONE_MATCH, CONSISTENCY_TOKEN),
 )
 def get_user(user_id: UserId, request: Request) -> Response:
     """Read one user."""
+    read_after_token(request)
     user = user_service(request).get(user_id=user_id)
     # RFC 9110 §13.2.2: If-Match first (else 412), then If-None-Match (304 on a read).
     if not holds(precondition(request, user_id, (IF_MATCH,)), user):
@@ -83,7 +102,7 @@ def get_user(user_id: UserId, request: Request) -> Response:
 @router.patch(
     "/{user_id}",
     response_model=UserOut,
-    responses=WITH_ETAG
+    responses=WRITTEN
     | answers(EmailAlreadyRegistered, UserNotFound, RequestInProgress, UserChanged, BODY_TOO_LARGE),
     openapi_extra=reads(IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY),
 )
@@ -96,23 +115,24 @@ def update_user(user_id: UserId, changes: UserUpdate, request: Request) -> Respo
         precondition=precondition(request, user_id),
         key=IDEMPOTENCY_KEY.read(request),
     )
-    return _tagged(updated)
+    return _tagged(updated, written())
 
 
 @router.delete(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=answers(UserNotFound, UserChanged),
+    responses=DELETED | answers(UserNotFound, UserChanged),
     openapi_extra=reads(IF_MATCH, IF_NONE_MATCH),
 )
-def delete_user(user_id: UserId, request: Request) -> None:
+def delete_user(user_id: UserId, request: Request) -> Response:
     """Delete a user."""
     user_service(request).delete(user_id=user_id, precondition=precondition(request, user_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers=written())
 
 
-def _tagged(user: User) -> Response:
-    return _json(UserOut.of(user), etag(user))
+def _tagged(user: User, headers: dict[str, str] | None = None) -> Response:
+    return _json(UserOut.of(user), etag(user) | headers if headers else etag(user))
 
 
 def _json(answer: BaseModel, headers: dict[str, str] | None = None) -> Response:
