@@ -2,7 +2,9 @@
 -R`): one that applies each commit half a second late, so that a stale read is seen for what it
 is, and one that applies them as they come."""
 
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -46,6 +48,23 @@ class Cluster:
 
     def stop_if_running(self) -> None:
         self._pg_ctl("-m", "immediate", "-w", "stop", check=False)
+
+    @contextmanager
+    def hung(self) -> Iterator[None]:
+        """While in it, every process of the server is stopped (SIGSTOP): connections stay
+        open, and nothing answers on them."""
+        postmaster = (self.data / "postmaster.pid").read_text().split()[0]
+        children = subprocess.run(
+            ["pgrep", "-P", postmaster], check=False, capture_output=True, text=True
+        )
+        processes = [int(postmaster), *map(int, children.stdout.split())]
+        for process in processes:
+            os.kill(process, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for process in processes:
+                os.kill(process, signal.SIGCONT)
 
     def promote(self) -> None:
         self._pg_ctl("-w", "promote")
@@ -92,7 +111,7 @@ class Replication:
 @contextmanager
 def replication() -> Iterator[Replication]:
     """A primary and its two replicas, stopped and removed afterwards."""
-    binaries = postgres_binaries()
+    binaries = postgres_binaries() or _pgserver_binaries()
     if binaries is None:
         raise RuntimeError(f"Streaming replicas need initdb and pg_ctl. {HOW_TO_PROVIDE}")
     directory = Path(tempfile.mkdtemp(prefix="users-replication-"))
@@ -117,3 +136,12 @@ def replicated() -> Iterator[Replication]:
             yield servers
     except RuntimeError as missing:
         pytest.fail(str(missing), pytrace=False)
+
+
+def _pgserver_binaries() -> Path | None:
+    """The PostgreSQL the pgserver wheel bundles, pg_basebackup included."""
+    try:
+        import pgserver  # noqa: PLC0415
+    except ImportError:
+        return None
+    return Path(pgserver.__file__).parent / "pginstall" / "bin"

@@ -8,7 +8,7 @@ Positions are the store's (PostgreSQL's WAL positions); a client sees them only 
 
 from contextvars import ContextVar
 
-TOKEN_PATTERN = "[0-9a-f]{16}"  # noqa: S105 (not a secret: a position)
+TOKEN_PATTERN = "^[0-9a-f]{16}$"  # noqa: S105 (not a secret: a position)
 """What a token looks like: a position as 16 lower-case hex digits, opaque to clients."""
 
 _must_see: ContextVar[int | None] = ContextVar("must_see", default=None)

@@ -153,8 +153,11 @@ class Settings(DatabaseSettings):
             )
         if not all(_is_postgresql(url) for url in listed):
             raise PydanticCustomError("replicas", "every replica must be a postgresql:// URL")
-        if len({_parsed(url) for url in listed}) < len(listed):
+        replicas = {_parsed(url) for url in listed}
+        if len(replicas) < len(listed):
             raise PydanticCustomError("replicas", "a replica is listed twice")
+        if _parsed(primary.get_secret_value()) in replicas:
+            raise PydanticCustomError("replicas", "the primary is listed as a replica")
         return urls
 
     @field_validator("api_token")

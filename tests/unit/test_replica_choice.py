@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import create_engine
 
 from users import consistency
-from users.adapters.sql.replicas import PrimaryPositions, Replica, Replicas
+from users.adapters.sql.replicas import (
+    LOOK_OVERDUE_SECONDS,
+    SHOWN_LAG_SECONDS,
+    PrimaryPositions,
+    Replica,
+    Replicas,
+)
 
 LAG_BOUND = 1.0
 
@@ -38,12 +44,15 @@ def test_a_replica_is_as_current_as_the_latest_primary_position_it_has_replayed(
     assert positions.current_as_of(10_000) == 10.2
 
 
-def test_positions_older_than_the_lag_bound_are_forgotten() -> None:
+def test_positions_are_kept_for_a_minute_to_show_a_lag_longer_than_the_bound() -> None:
     positions = PrimaryPositions(LAG_BOUND)
     positions.note(100, asked_at=10.0)
-
     positions.note(200, asked_at=12.0)
+    kept = positions.current_as_of(150)
 
+    positions.note(300, asked_at=10.0 + SHOWN_LAG_SECONDS + 1)
+
+    assert kept == 10.0
     assert positions.current_as_of(150) == float("-inf")
 
 
@@ -88,7 +97,7 @@ def test_a_replica_that_failed_a_read_is_not_chosen_until_seen_again() -> None:
     flaky.seen(100, current_as_of=time.monotonic())
     replicas = Replicas([flaky], flaky.engine, LAG_BOUND)
 
-    flaky.failed(ConnectionError("gone"))
+    flaky.failed(ConnectionError("gone"), rest=True)
     after_failure = replicas.choose()
     flaky.seen(100, current_as_of=time.monotonic())
     seen_again = replicas.choose()
@@ -109,3 +118,26 @@ def test_a_commit_moves_what_reads_must_see_forward_only() -> None:
     assert (kept, consistency.must_see()) == (300, 400)
     assert consistency.token(400) == "0000000000000190"
     assert consistency.position("0000000000000190") == 400
+
+
+def test_a_read_cut_short_on_a_replica_does_not_rest_it() -> None:
+    busy = replica("busy")
+    busy.seen(100, current_as_of=time.monotonic())
+    replicas = Replicas([busy], busy.engine, LAG_BOUND)
+
+    busy.failed(TimeoutError("canceling statement due to statement timeout"), rest=False)
+
+    assert replicas.choose() is busy
+    assert busy.fallbacks.count == 1
+
+
+def test_a_replica_whose_look_is_overdue_is_not_read() -> None:
+    hung = replica("hung")
+    hung.seen(100, current_as_of=time.monotonic())
+    replicas = Replicas([hung], hung.engine, LAG_BOUND)
+    chosen = replicas.choose()
+
+    hung.seen_at -= LOOK_OVERDUE_SECONDS + 0.1  # its look has not come back since
+
+    assert chosen is hung
+    assert replicas.choose() is None

@@ -106,6 +106,7 @@ def test_a_postgresql_driver_other_than_psycopg2_is_refused_in_one_line_even_ins
         ("postgresql://p/users", "sqlite:///copy.db", "every replica must be a postgresql://"),
         ("postgresql://p/users", "postgresql://r1/users, postgresql://r1/users", "listed twice"),
         ("postgresql://p/users", "postgresql://r1:port/users", "not a database URL"),
+        ("postgresql://p/users", "postgresql://r1/users,postgresql://p/users", "the primary is"),
     ],
 )
 def test_replicas_that_cannot_work_are_refused_in_one_line(

@@ -33,21 +33,31 @@ class InlineBeginConnection(psycopg2.extensions.connection):
         self.autocommit = True
 
     def commit(self) -> None:
-        """Commit, and note the position a read must be at to see it (`consistency`)."""
-        if self._in_transaction():
-            with psycopg2.extensions.cursor(self) as cursor:  # no deadline prefix: no query
-                cursor.execute(_COMMIT_AT)
-                position = cursor.fetchone()[0]  # type: ignore[index]
-            if position is not None:
-                consistency.committed(position)
+        self._end_transaction("COMMIT")
 
     def rollback(self) -> None:
-        if self._in_transaction():
-            with psycopg2.extensions.cursor(self) as cursor:
-                cursor.execute("ROLLBACK")
+        self._end_transaction("ROLLBACK")
 
-    def _in_transaction(self) -> bool:
-        return not self.closed and self.get_transaction_status() != _IDLE
+    def _end_transaction(self, command: str) -> list[tuple[Any, ...]]:
+        """Send `command` if a transaction is open; the rows its query string returns."""
+        if self.closed or self.get_transaction_status() == _IDLE:
+            return []
+        with psycopg2.extensions.cursor(self) as cursor:  # no deadline prefix: it ends one
+            cursor.execute(command)
+            return cursor.fetchall() if cursor.description else []
+
+
+class PositionedCommitConnection(InlineBeginConnection):
+    """An `InlineBeginConnection` that notes the WAL position past each commit, where a read
+    must be to see it (`consistency`): for a service that reads from replicas.
+
+    The position is asked in the `COMMIT`'s own query string, at no round trip.
+    """
+
+    def commit(self) -> None:
+        for (position,) in self._end_transaction(_COMMIT_AT):
+            if position is not None:
+                consistency.committed(position)
 
 
 def cursor_within_deadline(

@@ -12,7 +12,11 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from users import deadline
-from users.adapters.sql.driver import InlineBeginConnection, cursor_within_deadline
+from users.adapters.sql.driver import (
+    InlineBeginConnection,
+    PositionedCommitConnection,
+    cursor_within_deadline,
+)
 from users.adapters.sql.errors import SchemaNotCurrent
 from users.adapters.sql.replicas import Replica, Replicas
 from users.adapters.sql.steps import BuildSchema, SchemaRefused
@@ -94,17 +98,17 @@ class Engines:
         return sum(_queue_pool(engine).checkedout() for engine in pools)
 
 
-def create_bookkeeping_engine(
-    url: URL, options: EngineOptions, *, transactions: bool = True
-) -> Engine:
-    """One connection for the service's own records and looks (`presence.py`, `replicas.py`),
-    outside the requests' pools so that it never takes one of their connections; at any
-    schema."""
+def create_bookkeeping_engine(url: URL, options: EngineOptions, *, looks: bool = False) -> Engine:
+    """One connection for the service's own records (`presence.py`), or (`looks`) for its
+    looks at a server (`replicas.py`, one statement each, ten a second: no ping first, a
+    broken connection is replaced at the next look), outside the requests' pools so that it
+    never takes one of their connections; at any schema."""
+    transactions = not looks
     return create_engine(
         url,
         pool_size=1,
         max_overflow=0,
-        pool_pre_ping=True,
+        pool_pre_ping=not looks,
         pool_timeout=options.timeout_seconds,
         hide_parameters=True,
         connect_args=_connect_args(url, options, transactions=transactions),
@@ -129,16 +133,16 @@ def create_engines(
                 Replica(
                     shown(replica),
                     _engine(replica, options, schema, transactions=False, share=REPLICA_SHARE),
-                    create_bookkeeping_engine(replica, options, transactions=False),
+                    create_bookkeeping_engine(replica, options, looks=True),
                 )
                 for replica in replica_urls
             ],
-            create_bookkeeping_engine(url, options, transactions=False),
+            create_bookkeeping_engine(url, options, looks=True),
             options.replica_max_lag_seconds,
         )
     return Engines(
         reads=_engine(url, options, schema, transactions=False),
-        writes=_engine(url, options, schema, transactions=True),
+        writes=_engine(url, options, schema, transactions=True, positioned=bool(replicas)),
         replicas=replicas,
     )
 
@@ -155,6 +159,7 @@ def _engine(
     *,
     transactions: bool,
     share: float = 1.0,
+    positioned: bool = False,
 ) -> Engine:
     engine = create_engine(
         url,
@@ -165,7 +170,9 @@ def _engine(
         pool_timeout=options.timeout_seconds,
         # Errors that reach a log name the statement, not the users' data bound to it.
         hide_parameters=True,
-        connect_args=_connect_args(url, options, transactions=transactions, share=share),
+        connect_args=_connect_args(
+            url, options, transactions=transactions, share=share, positioned=positioned
+        ),
         **({} if transactions else {"isolation_level": "AUTOCOMMIT"}),
     )
     hold_to_schema(engine, schema)
@@ -229,14 +236,22 @@ def refuse_unservable(schema: BuildSchema, fetch: Callable[[str], Sequence[Any]]
 
 
 def _connect_args(
-    url: URL, options: EngineOptions, *, transactions: bool, share: float = 1.0
+    url: URL,
+    options: EngineOptions,
+    *,
+    transactions: bool,
+    share: float = 1.0,
+    positioned: bool = False,
 ) -> dict[str, object]:
+    """`share`: of a request's deadline, for each statement; `positioned`: each commit's WAL
+    position noted (`consistency`), for a service that reads from replicas."""
     if url.get_backend_name() == "sqlite":
         return {"check_same_thread": False, "timeout": options.timeout_seconds}
+    connection: type[psycopg2.extensions.connection] = psycopg2.extensions.connection
+    if transactions:
+        connection = PositionedCommitConnection if positioned else InlineBeginConnection
     return {
-        "connection_factory": (
-            InlineBeginConnection if transactions else psycopg2.extensions.connection
-        ),
+        "connection_factory": connection,
         "cursor_factory": cursor_within_deadline(
             options.timeout_seconds, transactions=transactions, share=share
         ),
@@ -247,7 +262,9 @@ def _connect_args(
         "keepalives_idle": 5,
         "keepalives_interval": 2,
         "keepalives_count": 2,
-        "tcp_user_timeout": int((options.connect_timeout_seconds + options.timeout_seconds) * 1000),
+        "tcp_user_timeout": int(
+            (options.connect_timeout_seconds + options.timeout_seconds * share) * 1000
+        ),
     }
 
 

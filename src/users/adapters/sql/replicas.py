@@ -19,26 +19,27 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from users import consistency
 from users.adapters.sql.driver import WAL_POSITION
 from users.adapters.sql.errors import one_line
-from users.domain.errors import StoreUnavailable
 from users.domain.ports import ReadFigures
 
 LOOK_EVERY_SECONDS = 0.1
-# A replica that failed a read (a timeout, say) is not read again for this long, even if it
-# answers the looks: a slow replica would otherwise cost a read every look.
+# A replica whose last look answered longer ago than this is not read: one that hangs (its
+# connections open, nothing answered) stops getting reads within a second.
+LOOK_OVERDUE_SECONDS = 1.0
+# A replica whose connection broke under a read is not read again for this long, even if it
+# answers the looks: the reads of one that fails each time would all pay for it.
 REST_AFTER_FAILURE_SECONDS = 1.0
-# A WAL position as a number, and the cluster it belongs to: a replica of another cluster (a
-# URL pasted wrong) has positions that mean nothing here.
-_PRIMARY_POSITION = text(
-    f"SELECT {WAL_POSITION}, (SELECT system_identifier FROM pg_control_system())"  # noqa: S608
-)
+# How far behind a replica's lag is shown (`ReadFigures.lag_seconds`) before it is +Inf.
+SHOWN_LAG_SECONDS = 60.0
+# What a replica must be a copy of: the primary's cluster and database. A URL pasted wrong (a
+# replica of another cluster, another database) has positions that mean nothing here.
+_IDENTITY = "(SELECT system_identifier FROM pg_control_system()), current_database()"
+_PRIMARY_POSITION = text(f"SELECT {WAL_POSITION}, {_IDENTITY}")
 _REPLAYED = text(
-    "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0')::bigint, "
-    "(SELECT system_identifier FROM pg_control_system())"
+    f"SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0')::bigint, {_IDENTITY}"
 )
 
 log = logging.getLogger("users.replicas")
@@ -61,7 +62,7 @@ class PrimaryPositions:
     replica behind them could still be read."""
 
     def __init__(self, max_lag_seconds: float) -> None:
-        self._kept_for = max_lag_seconds + LOOK_EVERY_SECONDS
+        self._kept_for = max(max_lag_seconds, SHOWN_LAG_SECONDS) + LOOK_EVERY_SECONDS
         self._seen: list[tuple[int, float]] = []
         self._lock = threading.Lock()
 
@@ -89,43 +90,44 @@ class Replica:
         self.engine = engine
         self.watch_engine = watch_engine
         self.replayed = -1
-        self.current_as_of = -math.inf  # monotonic time before which every commit is here
-        self.answering = False
-        self.rested_at = -math.inf  # a monotonic time: no read before it
+        self.current_as_of = -math.inf  # a monotonic time: every commit before it is here
+        self.seen_at = -math.inf  # when a look last found it answering, in recovery
+        self.rested_at = -math.inf  # no read before it
         self.reads = Tally()
         self.fallbacks = Tally()
-        self._trouble: str | None = "not seen yet"
+        self._trouble: str | None = None
 
     def fit(self, must_see: int | None, now: float, lag_bound: float) -> bool:
         """Whether a read that must see `must_see` may be served here `now`."""
         return (
-            self.answering
+            now - self.seen_at <= LOOK_OVERDUE_SECONDS
             and now - self.current_as_of <= lag_bound
             and now >= self.rested_at
             and (must_see is None or self.replayed >= must_see)
         )
 
-    def failed(self, error: BaseException) -> None:
-        """A read here failed: no read comes here until the replica is seen answering again,
-        and has rested."""
-        self.answering = False
-        self.rested_at = time.monotonic() + REST_AFTER_FAILURE_SECONDS
+    def failed(self, error: BaseException, *, rest: bool) -> None:
+        """A read here failed, and the primary serves it. With `rest` (the connection broke),
+        no read comes here until a look sees the replica again, after a rest."""
         self.fallbacks.add()
-        self._trouble_is(f"a read failed: {one_line(error)}")
+        if rest:
+            self.seen_at = -math.inf
+            self.rested_at = time.monotonic() + REST_AFTER_FAILURE_SECONDS
+            self._trouble_is(f"a read failed: {one_line(error)}")
 
     def seen(self, replayed: int, current_as_of: float) -> None:
         self.replayed = replayed
         self.current_as_of = current_as_of
-        self.answering = True
+        self.seen_at = time.monotonic()
         self._trouble_is(None)
 
     def unusable(self, why: str) -> None:
-        self.answering = False
+        self.seen_at = -math.inf
         self._trouble_is(why)
 
     def _trouble_is(self, trouble: str | None) -> None:
-        """Say when the replica stops being used, and when it is used again; once each."""
-        if (trouble is None) == (self._trouble is None):
+        """Say when the replica stops being used, and why, and when it is seen again."""
+        if trouble == self._trouble:
             return
         if trouble is None:
             log.warning("replica %s answers again: reads may go to it", self.name)
@@ -149,7 +151,7 @@ class Replicas:
         self.primary_reads = Tally()
         self._turn = itertools.count()
         self._positions = PrimaryPositions(max_lag_seconds)
-        self._cluster: int | None = None
+        self._identity: tuple[int, str] | None = None
 
     def choose(self) -> Replica | None:
         """A replica fit for a read here now, in turns; `None`: read the primary."""
@@ -166,7 +168,7 @@ class Replicas:
                     r.name,
                     r.reads.count,
                     r.fallbacks.count,
-                    lag_seconds=now - r.current_as_of,
+                    lag_seconds=now - r.current_as_of,  # +Inf: not seen, or over a minute
                     usable=r.fit(None, now, self._max_lag),
                 )
                 for r in self._replicas
@@ -200,17 +202,19 @@ class Replicas:
             yield
         finally:
             stopped.set()
+            until = time.monotonic() + LOOK_OVERDUE_SECONDS  # a hung look is left behind
             for thread in threads:
-                thread.join(timeout=5)
+                thread.join(timeout=max(0, until - time.monotonic()))
 
     def _look_at_primary(self, stopped: threading.Event) -> None:
         while True:
             asked_at = time.monotonic()
             try:
-                position, self._cluster = _ask(self._primary, _PRIMARY_POSITION)
-            except (SQLAlchemyError, StoreUnavailable):
-                position = None  # no position, no replica gets fresher: the primary's check says
+                position, *identity = _ask(self._primary, _PRIMARY_POSITION)
+            except Exception:  # no position, so no replica gets fresher; readiness says why
+                position = None
             if position is not None:
+                self._identity = (identity[0], identity[1])
                 self._positions.note(position, asked_at)
             if stopped.wait(LOOK_EVERY_SECONDS):
                 return
@@ -218,16 +222,16 @@ class Replicas:
     def _look_at(self, replica: Replica, stopped: threading.Event) -> None:
         while True:
             try:
-                in_recovery, replayed, cluster = _ask(replica.watch_engine, _REPLAYED)
-            except (SQLAlchemyError, StoreUnavailable) as error:
+                in_recovery, replayed, *identity = _ask(replica.watch_engine, _REPLAYED)
+            except Exception as error:  # whatever it is, the replica is not read
                 replica.unusable(f"it does not answer: {one_line(error)}")
             else:
                 if not in_recovery:
                     replica.unusable("it is not in recovery (promoted?)")
                 elif replayed is None:
                     replica.unusable("it has replayed nothing yet")
-                elif self._cluster is not None and cluster != self._cluster:
-                    replica.unusable("it is a copy of another cluster than the primary")
+                elif self._identity is not None and tuple(identity) != self._identity:
+                    replica.unusable("it is not a copy of the primary's database")
                 else:
                     replica.seen(replayed, self._positions.current_as_of(replayed))
             if stopped.wait(LOOK_EVERY_SECONDS):

@@ -4,13 +4,12 @@ a read-only unit's on a replica when one is fit (`replicas.py`)."""
 from collections.abc import Callable
 from typing import Any, Self
 
-from sqlalchemy import Connection, CursorResult, Engine, Executable
+from sqlalchemy import Connection, CursorResult, Executable
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from users.adapters.sql.engine import Engines
 from users.adapters.sql.errors import as_domain_errors
 from users.adapters.sql.key_records import SqlAlchemyKeyRecords
-from users.adapters.sql.replicas import Replica, Tally
 from users.adapters.sql.repository import SqlAlchemyUserRepository
 from users.domain.errors import StoreUnavailable, WriteInReadOnlyUnit
 
@@ -32,19 +31,21 @@ class SqlAlchemyUnitOfWork:
     def __init__(
         self, engines: Engines, *, read_only: bool = False, on_primary: bool = False
     ) -> None:
-        self._engines = engines
         self._engine = engines.reads if read_only else engines.writes
         self._read_only = read_only
-        self._replica: Replica | None = None
-        if read_only and not on_primary and engines.replicas is not None:
-            self._replica = engines.replicas.choose()
+        # Where a read may go, and where it went: when there are replicas.
+        self._replicas = None if not read_only or on_primary else engines.replicas
+        self._replica = None if self._replicas is None else self._replicas.choose()
 
     def __enter__(self) -> Self:
-        self.connection = UnitConnection(
-            self._connect(),
-            read_only=self._read_only,
-            on_failure=None if self._replica is None else self._to_primary,
-        )
+        if self._replica is None:
+            with as_domain_errors:
+                connection = self._engine.connect()
+            self.connection = UnitConnection(connection, read_only=self._read_only)
+        else:
+            self.connection = UnitConnection(
+                self._replica_connection(), read_only=True, on_failure=self._to_primary
+            )
         self.users = SqlAlchemyUserRepository(self.connection)
         return self
 
@@ -55,40 +56,30 @@ class SqlAlchemyUnitOfWork:
 
     def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
         self.connection.close()
-        if error_type is None and (served := self._served_by()) is not None:
+        if self._replicas is not None and error_type is None:
+            served = self._replicas.primary_reads if self._replica is None else self._replica.reads
             served.add()
 
     def commit(self) -> None:
         self.connection.commit()
 
-    def _connect(self) -> Connection:
-        if self._replica is not None:
-            try:
-                return self._replica.engine.connect()
-            except _REPLICA_FAILURES as error:
-                self._replica.failed(error)
-                self._replica = None
-        return _connect(self._engine)
+    def _replica_connection(self) -> Connection:
+        assert self._replica is not None, "only a unit on a replica has one"
+        try:
+            return self._replica.engine.connect()
+        except _REPLICA_FAILURES as error:
+            return self._to_primary(error, broke=True)
 
-    def _to_primary(self, error: Exception) -> Connection:
-        """The replica failed a read: the primary serves it."""
+    def _to_primary(self, error: Exception, *, broke: bool = False) -> Connection:
+        """The replica failed a read: the primary serves it. The replica rests if its connection
+        broke; not for a statement cut short (by its deadline, say, or by the replica's replay),
+        as resting replicas under load would send all their reads to the primary."""
         assert self._replica is not None, "only a unit on a replica falls back"
-        self._replica.failed(error)
+        broke = broke or not isinstance(error, DBAPIError) or error.connection_invalidated
+        self._replica.failed(error, rest=broke)
         self._replica = None
-        return _connect(self._engine)
-
-    def _served_by(self) -> Tally | None:
-        """Where this unit's reads were served, counted when there are replicas."""
-        if self._replica is not None:
-            return self._replica.reads
-        if self._read_only and self._engines.replicas is not None:
-            return self._engines.replicas.primary_reads
-        return None
-
-
-def _connect(engine: Engine) -> Connection:
-    with as_domain_errors:
-        return engine.connect()
+        with as_domain_errors:
+            return self._engine.connect()
 
 
 class UnitConnection:

@@ -104,14 +104,15 @@ CONSISTENCY_TOKEN = RequestHeader(
 
 
 def read_after_token(request: Request) -> None:
-    """The reads of `request` see the write whose token it sent back, if it sent one."""
-    if (token := CONSISTENCY_TOKEN.read(request)) is not None:
-        consistency.read_after(consistency.position(token))
+    """The reads of `request` see the write whose token it sent back, if it sent one (and
+    nothing else: whatever the context it runs in carries)."""
+    token = CONSISTENCY_TOKEN.read(request)
+    consistency.read_after(None if token is None else consistency.position(token))
 
 
 def written() -> dict[str, str]:
-    """The response headers of a write: the token of what it committed, on a store that has
-    tokens to give (PostgreSQL)."""
+    """The response headers of a write: the token of what it committed, on a store that gives
+    tokens (PostgreSQL with replicas)."""
     if (position := consistency.must_see()) is None:
         return {}
     return {CONSISTENCY_TOKEN.name: consistency.token(position)}

@@ -42,8 +42,8 @@ _ETAG: dict[str, Any] = {
 }
 _TOKEN: dict[str, Any] = {
     CONSISTENCY_TOKEN.name: {
-        "description": "On PostgreSQL: send it back as a read's `Consistency-Token` to read "
-        "this write, whichever instance or replica serves the read",
+        "description": "When the service reads from replicas: send it back as a read's "
+        "`Consistency-Token` to read this write, whichever instance or replica serves the read",
         "schema": {"type": "string", "pattern": CONSISTENCY_TOKEN.pattern},
     }
 }
