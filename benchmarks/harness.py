@@ -15,13 +15,14 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import URL, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
+from tests.replication import replication
 
 from users.adapters.sql.engine import UnsupportedDatabaseUrl, database_url
 from users.adapters.sql.schema import migrate
@@ -233,6 +234,22 @@ def users_database(label: str, users: int) -> Iterator[tuple[URL, URL]]:
         migrate(database)
         load_users(database, users)
         yield server, database
+
+
+@contextmanager
+def replicated_database(label: str, users: int) -> Iterator[tuple[URL, URL]]:
+    """(primary, replica): a throwaway database on a PostgreSQL primary of the run's own (not the
+    benchmarks' server: replicas need a server set up for them), migrated and holding `users`
+    users, and the same database on a streaming replica that applies commits as they come."""
+    with ExitStack() as stack:
+        try:
+            servers = stack.enter_context(replication())
+        except RuntimeError as missing:  # no initdb, pg_ctl, pg_basebackup: say how to get them
+            sys.exit(f"the replica benchmark needs a PostgreSQL of its own: {missing}")
+        database = stack.enter_context(throwaway_database(servers.primary.url, label))
+        migrate(database)
+        load_users(database, users)
+        yield database, servers.prompt.url.set(database=database.database)
 
 
 @contextmanager

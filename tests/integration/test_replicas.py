@@ -61,6 +61,11 @@ def replica_reads(store: SqlStore) -> int:
     return sum(f.reads for f in store.reads() if f.target != "primary")
 
 
+def replica_name(store: SqlStore) -> str:
+    """The one replica's name, as metrics label it."""
+    return next(f.target for f in store.reads() if f.target != "primary")
+
+
 def replicas_in_use(store: SqlStore) -> None:
     wait_until(
         lambda: all(f.usable for f in store.reads() if f.target != "primary"), 30, "replicas used"
@@ -176,7 +181,7 @@ def test_a_replica_stopped_mid_load_fails_no_read_and_is_read_again_once_back(
             for _ in range(5)
         ]
         wait_until(lambda: client.get(f"/users/{users[-1]['id']}").status_code == 200, 10, "")
-        replica = next(f.target for f in store.reads() if f.target != "primary")
+        replica = replica_name(store)
         statuses: list[int] = []
         stop = threading.Event()
 
@@ -224,7 +229,7 @@ def test_a_hung_replica_gets_no_read_a_second_after_it_stopped_answering(
         created = client.post("/users/", json={"name": "Ann", "email": random_email()})
         user = f"/users/{created.json()['id']}"
         wait_until(lambda: client.get(user).status_code == 200 and replica_reads(store) > 0, 10, "")
-        replica = next(f.target for f in store.reads() if f.target != "primary")
+        replica = replica_name(store)
 
         with replicated.prompt.hung():
             wait_until(lambda: not reads(store)[replica].usable, 3, "the hung replica unused")
@@ -244,7 +249,7 @@ def test_a_replica_promoted_away_is_read_no_more_long_before_the_lag_bound(
         replicated.primary.new_replica("promoted") as promoted,
         service(primary, on(promoted, primary)) as (client, store),
     ):
-        replica = next(f.target for f in store.reads() if f.target != "primary")
+        replica = replica_name(store)
 
         promoted.promote()
         wait_until(lambda: not reads(store)[replica].usable, 2, "the promoted replica unused")
