@@ -41,6 +41,7 @@ def primary(replicated: Replication) -> Iterator[URL]:
 def _emptied(primary: URL) -> Iterator[None]:
     consistency.read_after(None)  # a test's reads must see nothing an earlier test wrote
     yield
+    consistency.read_after(None)  # nor a later test's what this one wrote
     engine = create_engine(primary, poolclass=NullPool)
     with engine.begin() as connection:
         for table in (users_table, idempotency_keys, serving_builds):
