@@ -159,8 +159,18 @@ def server_url() -> Iterator[URL]:
 def database_url(server_url: URL) -> Iterator[URL]:
     """This run's (this xdist worker's) own database, migrated to head."""
     with throwaway_database(server_url, os.environ.get("PYTEST_XDIST_WORKER", "main")) as url:
+        _sessions_not_in_utc(url)
         migrate(url)
         yield url
+
+
+def _sessions_not_in_utc(url: URL) -> None:
+    """The database's sessions show times in a zone other than UTC, as a server set to its
+    city's time would: a moment that lost its zone on the way in or out is off by hours."""
+    admin = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"ALTER DATABASE \"{url.database}\" SET timezone = 'Asia/Kolkata'"))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

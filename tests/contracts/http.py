@@ -85,6 +85,23 @@ class HttpContract:
         assert client.get("/users/").json()["items"] == []
 
     @pytest.mark.parametrize(
+        ("name", "rule"),
+        [
+            ("x" * 101, "name must be 1 to 100 characters after trimming"),
+            ("a\u0007b", "name must not contain control characters"),
+        ],
+    )
+    def test_a_refused_name_is_told_which_rule_it_breaks(
+        self, client: httpx2.Client, name: str, rule: str
+    ) -> None:
+        response = client.post("/users/", json={"name": name, "email": "a@example.com"})
+
+        assert response.status_code == 422
+        assert response.json()["detail"] == [
+            {"type": "value_error", "loc": ["body", "name"], "msg": f"Value error, {rule}"}
+        ]
+
+    @pytest.mark.parametrize(
         "raw",
         [
             b"{",

@@ -5,6 +5,8 @@ A test class inherits `RepositoryContract` and provides a `uow_factory` fixture:
 that opens a fresh unit of work on an empty store.
 """
 
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -60,6 +62,16 @@ def finish(
 
 
 class RepositoryContract:
+    @pytest.fixture
+    def host_zone_not_utc(self) -> Iterator[None]:
+        """The process's local time zone is not UTC, as on a server set to its city's time."""
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("TZ", "America/New_York")
+            time.tzset()
+            yield
+        time.tzset()
+
+    @pytest.mark.usefixtures("host_zone_not_utc")
     def test_an_added_user_reads_back_exactly(self, uow_factory: UnitOfWorkFactory) -> None:
         added = add_committed(uow_factory, "Ada.Lovelace@Example.com", name="Ada")
 
@@ -210,15 +222,18 @@ class RepositoryContract:
         assert add_committed(uow_factory, user.email.address).email == user.email
 
     def test_writes_without_commit_are_discarded(self, uow_factory: UnitOfWorkFactory) -> None:
-        kept = add_committed(uow_factory)
+        kept, not_removed = add_committed(uow_factory), add_committed(uow_factory)
 
         with uow_factory() as unit:
             discarded = unit.users.add(new_user())
             unit.users.update(kept.id, UserChanges(updated_at=LATER, name="Changed"))
+            unit.users.remove(not_removed.id)
 
         with uow_factory(read_only=True) as unit:
             assert unit.users.get(discarded.id) is None
             assert unit.users.get(kept.id) == kept
+            assert unit.users.get(not_removed.id) == not_removed
+            assert unit.users.get_by_email(not_removed.email) == not_removed
 
     def test_a_failed_unit_of_work_leaves_nothing_behind(
         self, uow_factory: UnitOfWorkFactory

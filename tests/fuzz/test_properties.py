@@ -64,11 +64,11 @@ def test_the_key_ignores_letter_case_in_any_script(variants: tuple[str, str]) ->
 def test_two_addresses_collide_exactly_when_their_keys_are_equal(first: str, second: str) -> None:
     a, b = parsed(first), parsed(second)
     database = InMemoryDatabase()
-    with InMemoryUnitOfWork(database) as unit:
+    with InMemoryUnitOfWork(database, read_only=False) as unit:
         unit.users.add(new_user(a.address))
         unit.commit()
 
-    with InMemoryUnitOfWork(database) as unit:
+    with InMemoryUnitOfWork(database, read_only=False) as unit:
         if a.key == b.key:
             with pytest.raises(EmailAlreadyRegistered):
                 unit.users.add(new_user(b.address))

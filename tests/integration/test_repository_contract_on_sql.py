@@ -6,14 +6,14 @@ from collections.abc import Callable
 from functools import partial
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 from tests.contracts.repository import RepositoryContract
-from tests.support import random_email, user_service
+from tests.support import new_user, random_email, user_service
 from users.adapters.sql.engine import Engines
 from users.adapters.sql.store import SqlStore
 from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from users.domain.errors import DomainError
+from users.domain.errors import DomainError, StoreUnavailable
 from users.domain.model import Email, Precondition
 from users.domain.ports import UnitOfWorkFactory
 
@@ -77,3 +77,23 @@ def test_every_write_is_one_statement_so_deadlocks_can_only_be_over_addresses(
         event.remove(engines.writes, "before_cursor_execute", record)
 
     assert writes_to_users == [1] * len(writes)
+
+
+def test_a_unit_whose_connection_breaks_after_a_write_fails_whole(
+    engines: Engines, engine: Engine
+) -> None:
+    """Only a statement on a connection that ran nothing yet is run again on a fresh one: after
+    a write, that would commit the rest of the unit without it."""
+    first, second = new_user(random_email()), new_user(random_email())
+
+    with pytest.raises(StoreUnavailable), SqlAlchemyUnitOfWork(engines) as unit:
+        unit.users.add(first)
+        backend = unit.connection.execute(text("SELECT pg_backend_pid()"), {}).scalar_one()
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        unit.users.add(second)
+        unit.commit()
+
+    with SqlAlchemyUnitOfWork(engines, read_only=True) as unit:
+        assert unit.users.get_by_email(first.email) is None
+        assert unit.users.get_by_email(second.email) is None

@@ -21,9 +21,17 @@ from users.domain.errors import (
     RequestInProgress,
     StoreUnavailable,
 )
-from users.domain.model import Email, User
+from users.domain.idempotency import KeyRecord, Outcome
+from users.domain.model import Email, Precondition, User
 from users.domain.ports import UnitOfWork
-from users.domain.services import UserService
+from users.domain.services import KEYS_PURGED_PER_CLAIM, UserService
+
+# Kept keys outlive a release: what a request's fingerprint was in an earlier build, which the
+# next build must compute alike, or a retry across a deploy would be refused as another request.
+KEPT_BY_AN_EARLIER_RELEASE = {
+    "register": "561d1d3da6d729dfdcab04fcb93c048bdc7df419ff567661980d9e5e2f42cf5f",
+    "update": "4f8c7366c44798ce7dc72344a72f6f09278440d41e74fe5f4f8acec97f17aa93",
+}
 
 
 class StillClock:
@@ -102,6 +110,53 @@ def test_a_key_sent_with_another_request_is_refused(
         service.update(user_id=user.id, name="Ann", key="key-1")
 
     assert service.list_page(after=0, limit=10).items == [user]
+
+
+def test_an_update_key_sent_with_another_address_or_condition_is_refused(
+    store: SwitchableStore, clock: StillClock
+) -> None:
+    service = service_on(store, clock)
+    user = service.register(name="Ann", email=Email.parse("ann@example.com"))
+    version_1 = Precondition(only=frozenset({1}))
+    updated = service.update(
+        user_id=user.id, email=Email.parse("anna@example.com"), precondition=version_1, key="u"
+    )
+
+    with pytest.raises(IdempotencyKeyReused):
+        service.update(
+            user_id=user.id, email=Email.parse("ann@example.org"), precondition=version_1, key="u"
+        )
+    with pytest.raises(IdempotencyKeyReused):
+        service.update(
+            user_id=user.id,
+            email=Email.parse("anna@example.com"),
+            precondition=Precondition(only=frozenset({7})),
+            key="u",
+        )
+
+    assert service.get(user_id=user.id) == updated
+
+
+def test_a_retry_after_an_upgrade_gets_the_answer_the_earlier_release_kept(
+    store: SwitchableStore, clock: StillClock
+) -> None:
+    service = service_on(store, clock)
+    ann = service.register(name="Ann", email=Email.parse("ann@example.com"))
+    for key, kept in KEPT_BY_AN_EARLIER_RELEASE.items():
+        expires_at = clock.now + KEY_RETENTION
+        store.database.keys[key] = KeyRecord(key, kept, clock.now, expires_at, Outcome(user=ann))
+
+    registered = register(service, "ann@example.com", key="register")
+    updated = service.update(
+        user_id=ann.id,
+        name="Anna",
+        email=Email.parse("anna@example.com"),
+        precondition=Precondition(only=frozenset({1}), excluded=frozenset({2})),
+        key="update",
+    )
+
+    assert registered == updated == ann
+    assert service.list_page(after=0, limit=10).items == [ann]
 
 
 def test_a_retry_while_the_first_attempt_runs_is_refused_as_in_progress(
@@ -189,6 +244,19 @@ def test_later_claims_purge_expired_keys(store: SwitchableStore, clock: StillClo
     register(service, random_email(), key="new")
 
     assert list(store.database.keys) == ["new"]
+
+
+def test_a_claim_purges_a_bounded_batch_of_expired_keys(
+    store: SwitchableStore, clock: StillClock
+) -> None:
+    """No request pays for the whole backlog of expired keys."""
+    service = service_on(store, clock)
+    for n in range(KEYS_PURGED_PER_CLAIM + 1):
+        store.database.keys[f"old-{n}"] = KeyRecord(f"old-{n}", "", MOMENT, expires_at=MOMENT)
+
+    register(service, "ann@example.com", key="new")
+
+    assert len(store.database.keys) == 2
 
 
 def test_a_write_whose_lease_ran_out_meanwhile_is_undone_for_the_retry_that_took_over(

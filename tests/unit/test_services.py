@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.support import MOMENT, SwitchableStore, random_email
+from tests.support import MOMENT, SwitchableStore, random_email, user_service
+from users.adapters.memory import InMemoryUnitOfWork
 from users.domain.errors import EmailAlreadyRegistered, InvalidName, StoreUnavailable, UserNotFound
 from users.domain.model import MAX_USER_ID, Email
 from users.domain.services import UserService
@@ -112,3 +113,22 @@ def test_an_unreachable_store_is_reported(service: UserService, store: Switchabl
 
     with pytest.raises(StoreUnavailable):
         register(service)
+
+
+def test_reads_open_read_only_units_and_writes_writable_ones(store: SwitchableStore) -> None:
+    """A read-only unit may be served by a replica and cannot write by mistake."""
+    opened: list[bool] = []
+
+    def unit_of_work(*, read_only: bool = False) -> InMemoryUnitOfWork:
+        opened.append(read_only)
+        return store.unit_of_work(read_only=read_only)
+
+    service = user_service(unit_of_work)
+    user = register(service)
+    service.get(user_id=user.id)
+    service.find_by_email(email=user.email)
+    service.list_page(after=0, limit=10)
+    service.update(user_id=user.id, name="Alicia")
+    service.delete(user_id=user.id)
+
+    assert opened == [False, True, True, True, False, False]

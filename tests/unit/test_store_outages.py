@@ -1,8 +1,10 @@
-"""A store that stops answering, as only the fake can be switched off: 503s, then recovery."""
+"""A store that stops answering, as only the fake can be switched off: 503s, then recovery;
+and what the fake store says when asked to migrate."""
 
 from fastapi.testclient import TestClient
 
 from tests.support import SwitchableStore
+from users.adapters.memory import InMemoryStore
 
 
 def test_an_unreachable_store_is_503_with_the_contract_body(
@@ -39,3 +41,10 @@ def test_the_service_recovers_when_the_store_is_back(
     store.down = False
 
     assert client.get("/users/").status_code == 200
+
+
+def test_the_in_memory_store_has_no_schema_to_migrate_and_says_so() -> None:
+    said = "store memory://: users live in this process; nothing to migrate"
+
+    assert InMemoryStore().migrate() == (True, said)
+    assert InMemoryStore().check_schema() == (True, said)

@@ -57,7 +57,7 @@ class InMemoryUserRepository:
         self._read_only = read_only
 
     def add(self, new_user: NewUser) -> User:
-        self._refuse_read_only("add")
+        self._refuse_read_only()
         self._refuse_taken(new_user.email, owner_id=None)
         # Like a database sequence, the counter is not rolled back: ids are never reused.
         self._database.last_id += 1
@@ -80,7 +80,7 @@ class InMemoryUserRepository:
     def update(
         self, user_id: int, changes: UserChanges, precondition: Precondition | None = None
     ) -> User | None:
-        self._refuse_read_only("update")
+        self._refuse_read_only()
         current = self._database.users.get(user_id)
         if current is None:
             return None
@@ -99,7 +99,7 @@ class InMemoryUserRepository:
         return updated
 
     def remove(self, user_id: int, precondition: Precondition | None = None) -> bool:
-        self._refuse_read_only("remove")
+        self._refuse_read_only()
         user = self._database.users.get(user_id)
         if user is None:
             return False
@@ -108,13 +108,13 @@ class InMemoryUserRepository:
         self._undo_log.append(lambda: self._database.put(user))
         return True
 
-    def _refuse_read_only(self, write: str) -> None:
+    def _refuse_read_only(self) -> None:
         if self._read_only:
-            raise WriteInReadOnlyUnit(write)
+            raise WriteInReadOnlyUnit()
 
     def _refuse_taken(self, email: Email, *, owner_id: int | None) -> None:
         if self._database.ids_by_key.get(email.key, owner_id) != owner_id:
-            raise EmailAlreadyRegistered(email.address)
+            raise EmailAlreadyRegistered()
 
     def _swap(self, old: User, new: User) -> None:
         self._database.drop(old)
@@ -123,7 +123,7 @@ class InMemoryUserRepository:
 
 def _check(precondition: Precondition | None, user: User) -> None:
     if precondition is not None and not precondition.allows(user.version):
-        raise UserChanged(user.id)
+        raise UserChanged()
 
 
 class InMemoryKeyRecords:
@@ -164,14 +164,14 @@ class InMemoryKeyRecords:
 
     def _set(self, key: str, record: KeyRecord | None) -> None:
         if self._read_only:
-            raise WriteInReadOnlyUnit("keys")
+            raise WriteInReadOnlyUnit()
         before = self._records.get(key)
         self._put(key, record)
         self._undo_log.append(lambda: self._put(key, before))
 
     def _put(self, key: str, record: KeyRecord | None) -> None:
-        if record is None:
-            self._records.pop(key, None)
+        if record is None:  # only ever a key that is there: what a write or its undo set
+            del self._records[key]
         else:
             self._records[key] = record
 
@@ -181,7 +181,7 @@ class InMemoryUnitOfWork:
 
     users: InMemoryUserRepository
 
-    def __init__(self, database: InMemoryDatabase, *, read_only: bool = False) -> None:
+    def __init__(self, database: InMemoryDatabase, *, read_only: bool) -> None:
         self._database = database
         self._read_only = read_only
         self._undo_log: list[Undo] = []

@@ -21,7 +21,8 @@ class Refusal(DomainError):
     """A request refused for what it asks, whatever the store's state: under an idempotency key,
     the refusal is the write's outcome, kept and given again to every retry.
 
-    `kept_as` names it in a kept outcome; stored names never change.
+    `kept_as` names it in a kept outcome; stored names never change. A refusal carries nothing
+    else: a replay raises it again from its class alone.
     """
 
     kept_as: str

@@ -47,9 +47,9 @@ class KeyRecord:
     def answer_to(self, fingerprint: str) -> User:
         """What a request with this key and `fingerprint` gets while this record holds it."""
         if fingerprint != self.fingerprint:
-            raise IdempotencyKeyReused(self.key)
+            raise IdempotencyKeyReused()
         if self.outcome is None:
-            raise RequestInProgress(self.key)
+            raise RequestInProgress()
         return self.outcome.replay()
 
 

@@ -56,7 +56,7 @@ class UserService:
         with self._unit_of_work(read_only=True) as uow:
             user = uow.users.get(user_id)
         if user is None:
-            raise UserNotFound(user_id)
+            raise UserNotFound()
         return user
 
     def find_by_email(self, *, email: Email) -> User | None:
@@ -96,7 +96,7 @@ class UserService:
         def update(users: UserRepository) -> User:
             user = users.update(user_id, changes, precondition)
             if user is None:
-                raise UserNotFound(user_id)
+                raise UserNotFound()
             return user
 
         address = None if email is None else email.address
@@ -109,7 +109,7 @@ class UserService:
             removed = uow.users.remove(user_id, precondition)
             uow.commit()
         if not removed:
-            raise UserNotFound(user_id)
+            raise UserNotFound()
 
     def _write(
         self, key: str | None, request: tuple[object, ...], write: Callable[[UserRepository], User]
@@ -166,7 +166,7 @@ class UserService:
     def _finish(self, uow: UnitOfWork, attempt: KeyRecord, outcome: Outcome) -> None:
         if not uow.keys.finish(attempt, outcome, expires_at=self._clock() + self._key_retention):
             # The lease ran out and a retry took the key over: it does the write, not this one.
-            raise RequestInProgress(attempt.key)
+            raise RequestInProgress()
 
     def _if_reachable(self, work: Callable[[UnitOfWork], None]) -> None:
         """Do `work` in a unit of work and commit it, unless the store cannot be reached."""

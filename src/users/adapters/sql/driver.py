@@ -61,7 +61,7 @@ class PositionedCommitConnection(InlineBeginConnection):
 
 
 def cursor_within_deadline(
-    default_seconds: float, *, transactions: bool, share: float = 1.0
+    default_seconds: float, *, transactions: bool, share: float
 ) -> type[psycopg2.extensions.cursor]:
     """A cursor whose every statement may run for `share` of what is left of its request's
     deadline (or of `default_seconds` outside a request), and

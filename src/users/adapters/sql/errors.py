@@ -44,7 +44,7 @@ def domain_error(error: BaseException) -> DomainError | None:
     if isinstance(error, DBAPIError):
         return _failed_statement(error)
     if isinstance(error, TimeoutError):  # no pooled connection came free in time
-        return StoreUnavailable(type(error).__name__)
+        return StoreUnavailable()
     return None
 
 
@@ -56,9 +56,9 @@ def _failed_statement(error: DBAPIError) -> DomainError | None:
         # whatever the order, that address is taken.
         return EmailAlreadyRegistered()
     if is_schema_mismatch(error):
-        return SchemaNotCurrent(type(error).__name__)
+        return SchemaNotCurrent()
     if is_unreachable(error) or is_read_only(error):
-        return StoreUnavailable(type(error).__name__)
+        return StoreUnavailable()
     return None
 
 

@@ -21,7 +21,7 @@ _REFUSALS = {refusal.kept_as: refusal for refusal in Refusal.__subclasses__()}
 _NOW = bindparam("now", type_=UtcDateTime)
 
 
-def _claim(insert: Callable[..., Any]) -> Executable:
+def _claim(insert: Callable[..., Any]) -> Executable:  # pragma: no mutate block (run at import)
     # INSERT ... ON CONFLICT is spelled alike, but built apart, by PostgreSQL and SQLite.
     statement = insert(idempotency_keys)
     claim: Executable = statement.on_conflict_do_update(
@@ -80,7 +80,6 @@ class SqlAlchemyKeyRecords:
             "fingerprint": attempt.fingerprint,
             "started_at": attempt.started_at,
             "expires_at": attempt.expires_at,
-            "outcome": None,
             "now": now,
         }
         if self._runner.execute(self._claim, values).one_or_none() is not None:

@@ -123,7 +123,7 @@ class SqlAlchemyUserRepository:
     def _refuse_if_present(self, user_id: int) -> None:
         """After a conditional write changed nothing: the user is there, at another version."""
         if self.get(user_id) is not None:
-            raise UserChanged(user_id)
+            raise UserChanged()
 
 
 def _user(row: Row[Any]) -> User:

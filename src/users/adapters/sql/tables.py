@@ -30,12 +30,13 @@ class UtcDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        utc = value.astimezone(UTC)
-        # SQLite has no time zones: it keeps the naive UTC time.
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+    def process_bind_param(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002
+    ) -> datetime | None:
+        # SQLite has no time zones: it keeps the UTC time, without its zone.
+        return None if value is None else value.astimezone(UTC)
 
     def process_result_value(
         self,

@@ -110,7 +110,7 @@ class UnitConnection:
     def execute(self, statement: Executable, values: dict[str, Any]) -> CursorResult[Any]:
         """Run one statement; the domain's errors on failure."""
         if self._read_only and statement.is_dml:
-            raise WriteInReadOnlyUnit(str(statement))
+            raise WriteInReadOnlyUnit()
         if self._on_failure is not None:
             return self._on_replica(statement, values)
         with as_domain_errors:

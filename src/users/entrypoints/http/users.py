@@ -93,7 +93,7 @@ def get_user(user_id: UserId, request: Request) -> Response:
     user = user_service(request).get(user_id=user_id)
     # RFC 9110 §13.2.2: If-Match first (else 412), then If-None-Match (304 on a read).
     if not holds(precondition(request, user_id, (IF_MATCH,)), user):
-        raise UserChanged(user_id)
+        raise UserChanged()
     if not holds(precondition(request, user_id, (IF_NONE_MATCH,)), user):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag(user))
     return _tagged(user)
