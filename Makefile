@@ -46,7 +46,7 @@ coverage: $(VENV)/.dev
 # How strong the tests are (docs/testing.md): mutmut changes the domain and the adapters behind
 # its ports one small thing at a time and runs the tests that reach it; it prints every mutant no
 # test failed on and a score per folder, and fails below 90 % (killed / non-equivalent mutants).
-# About 10 minutes on 2 cores, with PostgreSQL as `make test` finds or starts it.
+# About 5 minutes on 2 cores, on a throwaway PostgreSQL of its own (docs/testing.md).
 mutation: $(VENV)/.dev
 	$(BIN)/python -m tools.mutation
 

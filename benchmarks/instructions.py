@@ -72,7 +72,7 @@ def _without_statement_timeout() -> ASGIApp:
     write's `BEGIN` still travels with its first statement)."""
 
     def cursor_class(
-        _seconds: float, *, transactions: bool = False
+        _seconds: float, *, transactions: bool = False, **_shares: float
     ) -> type[psycopg2.extensions.cursor]:
         class WithoutTimeout(psycopg2.extensions.cursor):
             def execute(self, query: Any, vars: Any = None) -> None:

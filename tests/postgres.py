@@ -34,14 +34,18 @@ class NoPostgres(RuntimeError):
 
 
 @contextmanager
-def postgres_server() -> Iterator[URL]:
-    """The server USERS_TEST_DATABASE_URL names, else a throwaway one started for the run."""
-    if named := os.environ.get(SERVER_VARIABLE):
+def postgres_server(*, own: bool = False) -> Iterator[URL]:
+    """The server USERS_TEST_DATABASE_URL names, else a throwaway one started for the run;
+    with `own`, a throwaway one whenever one can be started."""
+    named = os.environ.get(SERVER_VARIABLE)
+    if named and not own:
         yield parsed_url(named)
     elif (binaries := postgres_binaries()) is not None:
         yield from _own_cluster(binaries)
     elif _pgserver_installed():
         yield from _pgserver()
+    elif named:
+        yield parsed_url(named)
     else:
         raise NoPostgres(HOW_TO_PROVIDE)
 

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +36,9 @@ from tests.postgres import SERVER_VARIABLE, postgres_server
 FLOOR = 90.0
 FOLDERS = ("domain", "adapters")
 EQUIVALENTS = Path("tests/equivalent_mutants.toml")
+EQUIVALENT_SHARE = 0.05  # of all mutants, at most
+# A mutant whose tests ran out of time was detected: the change made them hang.
+DETECTED = frozenset({"killed", "timeout"})
 WORKSPACE = Path("mutants")
 
 
@@ -62,45 +64,52 @@ class Equivalent:
 def main() -> int:
     started = time.monotonic()
     shutil.rmtree(WORKSPACE, ignore_errors=True)
-    with postgres_server() as server:
+    # A server of the run's own: mutmut kills a mutant's tests when they run too long, before
+    # they drop the database they made, so the server goes when the run ends.
+    with postgres_server(own=True) as server:
         env = os.environ | {SERVER_VARIABLE: server.render_as_string(hide_password=False)}
-        run = subprocess.run(  # noqa: S603 (this environment's own mutmut)
-            [Path(sys.executable).parent / "mutmut", "run"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            check=False,
-        )
-    if run.returncode != 0:
-        print(run.stdout)
-        return run.returncode
-    minutes = (time.monotonic() - started) / 60
-    return report(mutants(), equivalents(), minutes)
+        mutmut = Path(sys.executable).parent / "mutmut"
+        ran = subprocess.run([mutmut, "run"], env=env, check=False)  # noqa: S603 (our own)
+    if ran.returncode != 0:
+        return ran.returncode
+    print()
+    return report(mutants(), equivalents(), (time.monotonic() - started) / 60)
 
 
 def report(every: list[Mutant], listed: list[Equivalent], minutes: float) -> int:
+    """Print the survivors, what is wrong with the run, then the scores; 1 if anything is."""
     by_name = {mutant.name: mutant for mutant in every}
-    stale = [entry for entry in listed if not _still_matches(entry, by_name)]
+    stale = [entry for entry in listed if not _still_equivalent(entry, by_name)]
     excused = {entry.mutant for entry in listed} - {entry.mutant for entry in stale}
-    survivors = [m for m in every if m.status != "killed" and m.name not in excused]
-    for mutant in survivors:
-        print(f"{mutant.status}: {mutant.name}")
-        print(_changed_lines(mutant), end="\n\n")
-    for entry in stale:
-        print(f"{EQUIVALENTS}: {entry.mutant} no longer changes {entry.change!r}: review it")
-    print(f"{len(every)} mutants in {minutes:.1f} min, {len(excused)} equivalent ({EQUIVALENTS})")
-    below = []
+    for mutant in every:
+        if mutant.name not in excused and mutant.status not in DETECTED:
+            print(f"{mutant.status}: {mutant.name}\n{_changed_lines(mutant)}\n")
+        elif mutant.status == "timeout":
+            print(f"timeout, counted as killed: {mutant.name}")
+    wrong = [
+        f"{EQUIVALENTS}: {e.mutant} is gone, killed or no longer {e.change!r}: review it"
+        for e in stale
+    ]
+    wrong += [
+        f"mutated outside {' and '.join(FOLDERS)}: {m.name}"
+        for m in every
+        if m.folder not in FOLDERS
+    ]
+    if len(excused) > EQUIVALENT_SHARE * len(every):
+        wrong.append(f"{len(excused)} equivalent mutants: more than {EQUIVALENT_SHARE:.0%} of all")
+    scores = {}
     for folder in FOLDERS:
-        counted = [m for m in every if m.folder == folder and m.name not in excused]
-        killed = Counter(m.status for m in counted)["killed"]
-        score = 100 * killed / len(counted) if counted else 100.0
-        print(f"mutation score {folder}: {score:.1f} % ({killed} of {len(counted)} killed)")
-        if score < FLOOR:
-            below.append(folder)
-    if below:
-        print(f"below the floor of {FLOOR:.0f} %: {', '.join(below)}")
-    return 1 if below or stale else 0
+        members = [m for m in every if m.folder == folder and m.name not in excused]
+        killed = sum(m.status in DETECTED for m in members)
+        scores[folder] = (100 * killed / len(members) if members else 0.0, killed, len(members))
+        if scores[folder][0] < FLOOR:
+            wrong.append(f"mutation score {folder} is below the floor of {FLOOR:.0f} %")
+    for line in wrong:
+        print(line)
+    print(f"{len(every)} mutants in {minutes:.1f} min, {len(excused)} equivalent ({EQUIVALENTS})")
+    for folder, (score, killed, counted) in scores.items():
+        print(f"mutation score {folder}: {score:.1f} % ({killed} of {counted} killed)")
+    return 1 if wrong else 0
 
 
 def mutants() -> list[Mutant]:
@@ -111,8 +120,7 @@ def mutants() -> list[Mutant]:
         data = SourceFileMutationData(path=path)
         data.load()
         for name, exit_code in data.exit_code_by_key.items():
-            status = "killed" if status_by_exit_code[exit_code] == "timeout" else None
-            every.append(Mutant(name, status or status_by_exit_code[exit_code], path))
+            every.append(Mutant(name, status_by_exit_code[exit_code], path))
     return every
 
 
@@ -121,9 +129,13 @@ def equivalents() -> list[Equivalent]:
         return [Equivalent(**entry) for entry in tomllib.load(reviewed)["equivalent"]]
 
 
-def _still_matches(entry: Equivalent, by_name: dict[str, Mutant]) -> bool:
+def _still_equivalent(entry: Equivalent, by_name: dict[str, Mutant]) -> bool:
+    """Whether the mutant is still there, still unkilled, and still makes the listed change."""
     mutant = by_name.get(entry.mutant)
-    return mutant is not None and entry.change in _changed_lines(mutant)
+    if mutant is None or mutant.status in DETECTED:
+        return False
+    added = [line for line in _changed_lines(mutant).splitlines() if line.startswith("+")]
+    return any(entry.change in line for line in added)
 
 
 def _changed_lines(mutant: Mutant) -> str:

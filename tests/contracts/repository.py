@@ -371,11 +371,15 @@ class RepositoryContract:
         before_expiry = claim(
             uow_factory, attempt(started_at=kept_until - timedelta(microseconds=1))
         )
-        at_expiry = claim(uow_factory, attempt(started_at=kept_until))
+        taking_over = attempt(started_at=kept_until)
+        at_expiry = claim(uow_factory, taking_over)
+        # The next claim finds the attempt that took over: running, the old outcome gone.
+        after = claim(uow_factory, attempt(started_at=kept_until + timedelta(seconds=1)))
 
         assert finished is True
         assert before_expiry == replace(first, expires_at=kept_until, outcome=Outcome(user=user))
         assert at_expiry is None
+        assert after == taking_over
 
     def test_a_refusal_is_kept_as_an_outcome(self, uow_factory: UnitOfWorkFactory) -> None:
         first = attempt()

@@ -53,7 +53,8 @@ def seen(replica: Replica) -> Replica:
 
 def with_replica(engines: Engines, engine: Engine) -> tuple[Engines, Replica]:
     replica = seen(Replica("copy", engine, engine))
-    replicas = Replicas([replica], engines.reads, max_lag_seconds=1.0)
+    # A bound no test comes near: a slow machine must not make the replica stale.
+    replicas = Replicas([replica], engines.reads, max_lag_seconds=600.0)
     return Engines(engines.reads, engines.writes, replicas), replica
 
 
@@ -123,6 +124,7 @@ def test_a_replica_that_cannot_be_reached_hands_the_read_to_the_primary_and_rest
 
     with SqlAlchemyUnitOfWork(routed, read_only=True) as unit:
         read = unit.users.get(user.id)
+    unreachable.dispose()
 
     assert read == user
     assert served(routed) == {"primary": 1, "copy": 0}
@@ -130,7 +132,7 @@ def test_a_replica_that_cannot_be_reached_hands_the_read_to_the_primary_and_rest
     assert routed.replicas is not None
     assert routed.replicas.choose() is None
     assert "replica copy is not used, reads go to the primary: a read failed: " in caplog.text
-    assert "Connection refused" in caplog.text
+    assert "127.0.0.1" in caplog.text  # the driver's own words, whatever their language
 
 
 def test_a_replica_whose_connection_breaks_mid_unit_hands_the_read_over_and_rests(

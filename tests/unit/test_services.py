@@ -1,5 +1,7 @@
 """The use cases, over the in-memory fake."""
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.support import MOMENT, SwitchableStore, random_email, user_service
@@ -123,12 +125,17 @@ def test_reads_open_read_only_units_and_writes_writable_ones(store: SwitchableSt
         opened.append(read_only)
         return store.unit_of_work(read_only=read_only)
 
+    def units_opened(call: Callable[[], object]) -> set[bool]:
+        opened.clear()
+        call()
+        return set(opened)
+
     service = user_service(unit_of_work)
     user = register(service)
-    service.get(user_id=user.id)
-    service.find_by_email(email=user.email)
-    service.list_page(after=0, limit=10)
-    service.update(user_id=user.id, name="Alicia")
-    service.delete(user_id=user.id)
 
-    assert opened == [False, True, True, True, False, False]
+    assert units_opened(lambda: service.get(user_id=user.id)) == {True}
+    assert units_opened(lambda: service.find_by_email(email=user.email)) == {True}
+    assert units_opened(lambda: service.list_page(after=0, limit=10)) == {True}
+    assert units_opened(lambda: service.update(user_id=user.id, name="Alicia")) == {False}
+    assert units_opened(lambda: register(service)) == {False}
+    assert units_opened(lambda: service.delete(user_id=user.id)) == {False}

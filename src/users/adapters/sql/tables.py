@@ -35,7 +35,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         value: datetime | None,
         dialect: Dialect,  # noqa: ARG002
     ) -> datetime | None:
-        # SQLite has no time zones: it keeps the UTC time, without its zone.
+        # SQLite has no time zones: SQLAlchemy's DATETIME there keeps the UTC time, zone dropped.
         return None if value is None else value.astimezone(UTC)
 
     def process_result_value(
