@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 ROOT = Path(__file__).parents[2]
-NOT_OURS = {"htmlcov", "node_modules", "build"}
+NOT_OURS = {"htmlcov", "node_modules", "build", "mutants"}  # mutants: mutmut's copy
 
 
 def documents() -> list[Path]:
