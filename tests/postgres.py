@@ -20,6 +20,7 @@ from users.adapters.sql.engine import database_url as parsed_url
 from users.adapters.sql.schema import build_schema, migrate
 from users.adapters.sql.store import SqlStore
 from users.adapters.sql.tables import idempotency_keys, serving_builds, users_table
+from users.adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 
 SERVER_VARIABLE = "USERS_TEST_DATABASE_URL"
 HOW_TO_PROVIDE = f"""No PostgreSQL found. Provide one of:
@@ -48,6 +49,14 @@ def postgres_server(*, own: bool = False) -> Iterator[URL]:
         yield parsed_url(named)
     else:
         raise NoPostgres(HOW_TO_PROVIDE)
+
+
+def break_connection(unit: SqlAlchemyUnitOfWork, through: Engine) -> None:
+    """End the server process behind `unit`'s connection, from another connection on the same
+    server (`through`), as a restart or an administrator would."""
+    backend = unit.connection.execute(text("SELECT pg_backend_pid()"), {}).scalar_one()
+    with through.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
 
 
 @contextmanager

@@ -5,17 +5,16 @@
 mutmut (3.x, configured in pyproject.toml's [tool.mutmut]) copies src/ to mutants/, makes one
 small change at a time in the files it names (`<` for `<=`, `+ 2` for `+ 1`, an argument
 dropped, a string changed) and runs the tests that reach the changed function: the unit layer
-and the repository contract suites on the fake, SQLite and PostgreSQL. A mutant that no test
-fails survived. This prints each survivor, then one score per folder, killed / (mutants -
-equivalent), and exits 1 when a folder is below FLOOR or an entry of EQUIVALENTS no longer
-matches its mutant.
+and the SQL adapter's in-process tests on SQLite and PostgreSQL. A mutant that no test fails
+survived. This prints each survivor, then one score per folder, killed / (mutants -
+equivalent), and exits 1 when anything is wrong: a folder below FLOOR or without mutants, a
+mutant in neither folder, equivalents past EQUIVALENT_SHARE, or an entry of EQUIVALENTS that
+no longer stands.
 
 An equivalent mutant changes the code but not what it does, so no test can fail on it. Each is
 listed in EQUIVALENTS with the change (a piece of its mutated line) and why it changes nothing;
-an entry whose change is gone (the code moved on) is reported for review, not skipped.
-
-Without USERS_TEST_DATABASE_URL one PostgreSQL is started for the whole run: each mutant's tests
-run in a process of their own, and would otherwise each start a server.
+an entry whose mutant is gone, killed, or no longer makes that change is reported for review,
+not skipped.
 """
 
 import os

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import URL, Engine, text
 
-from tests.postgres import throwaway_database
+from tests.postgres import break_connection, throwaway_database
 from tests.support import new_user
 from users.adapters.sql.engine import EngineOptions, Engines, create_engines, database_url
 from users.adapters.sql.replicas import Replica, Replicas
@@ -56,16 +56,6 @@ def with_replica(engines: Engines, engine: Engine) -> tuple[Engines, Replica]:
     # A bound no test comes near: a slow machine must not make the replica stale.
     replicas = Replicas([replica], engines.reads, max_lag_seconds=600.0)
     return Engines(engines.reads, engines.writes, replicas), replica
-
-
-def backend_of(unit: SqlAlchemyUnitOfWork) -> int:
-    """The server process behind the unit's connection."""
-    return int(unit.connection.execute(text("SELECT pg_backend_pid()"), {}).scalar_one())
-
-
-def terminate(on: Engine, backend: int) -> None:
-    with on.connect() as connection:
-        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
 
 
 def served(routed: Engines) -> dict[str, int]:
@@ -141,7 +131,7 @@ def test_a_replica_whose_connection_breaks_mid_unit_hands_the_read_over_and_rest
     routed, _ = with_replica(engines, copy)
 
     with SqlAlchemyUnitOfWork(routed, read_only=True) as unit:
-        terminate(copy, backend_of(unit))
+        break_connection(unit, through=copy)
         found = unit.users.get_by_email(Email.parse(ONLY_ON_THE_REPLICA))
 
     assert found is None  # the primary's answer
@@ -186,7 +176,7 @@ def test_once_handed_to_the_primary_a_unit_that_fails_there_finds_the_store_unav
     try:
         with SqlAlchemyUnitOfWork(routed, read_only=True) as unit:
             unit.users.get(1)  # fails on the replica: served by the primary
-            terminate(engine, backend_of(unit))
+            break_connection(unit, through=engine)
             with pytest.raises(StoreUnavailable):
                 unit.users.get(1)
     finally:

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from functools import partial
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event
 
 from tests.contracts.repository import RepositoryContract
+from tests.postgres import break_connection
 from tests.support import new_user, random_email, user_service
 from users.adapters.sql.engine import Engines
 from users.adapters.sql.store import SqlStore
@@ -88,9 +89,7 @@ def test_a_unit_whose_connection_breaks_after_a_write_fails_whole(
 
     with pytest.raises(StoreUnavailable), SqlAlchemyUnitOfWork(engines) as unit:
         unit.users.add(first)
-        backend = unit.connection.execute(text("SELECT pg_backend_pid()"), {}).scalar_one()
-        with engine.connect() as other:
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        break_connection(unit, through=engine)
         unit.users.add(second)
         unit.commit()
 
